@@ -1,0 +1,57 @@
+#!/bin/sh
+# Static mip4d binaries for the OpenWrt targets of DESIGN.md §5, then a table
+# of their stripped sizes.
+#
+#   cross/build.sh [OUTDIR]        (default dist/; GO and VERSION from the environment)
+#
+# CGO_ENABLED=0, -trimpath, -ldflags '-s -w'. No UPX: it breaks Go on MIPS.
+set -eu
+
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+VERSION=${VERSION:-$(git describe --always --dirty 2>/dev/null || echo 0.0.0-dev)}
+out=${1:-dist}
+pkg=./agent/cmd/mip4d
+
+# Budget for the router binary (DESIGN.md §4): stripped mips softfloat ≤ 6 MB.
+budget=6000000
+
+# GOARCH  extra environment  OpenWrt target
+targets='
+mips    GOMIPS=softfloat   mips_24kc
+mipsle  GOMIPS=softfloat   mipsel_24kc
+arm     GOARM=7            arm_cortex-a7
+arm64   -                  aarch64_cortex-a53
+amd64   -                  x86_64
+'
+
+mkdir -p "$out"
+while read -r arch extra target; do
+	[ -n "$arch" ] || continue
+	[ "$extra" != - ] || extra=
+	bin=$out/mip4d-linux-$arch
+	echo "build $bin ($target${extra:+, $extra})"
+	# $extra is unquoted on purpose: it is empty or one VAR=value word.
+	env $extra CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \
+		"$GO" build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$bin" "$pkg"
+done <<EOF
+$targets
+EOF
+
+echo
+w=$((${#out} + 20)) # width of the longest name, $out/mip4d-linux-mipsle
+printf "%-${w}s %-20s %12s %8s\n" binary target bytes MB
+while read -r arch extra target; do
+	[ -n "$arch" ] || continue
+	bin=$out/mip4d-linux-$arch
+	bytes=$(wc -c <"$bin")
+	bytes=$((bytes))
+	mb=$(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1000000 }')
+	note=
+	if [ "$arch" = mips ] || [ "$arch" = mipsle ]; then
+		if [ "$bytes" -le "$budget" ]; then note='  (budget 6 MB: ok)'; else note='  (budget 6 MB: OVER)'; fi
+	fi
+	printf "%-${w}s %-20s %12d %8s%s\n" "$bin" "$target" "$bytes" "$mb" "$note"
+done <<EOF
+$targets
+EOF
