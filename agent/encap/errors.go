@@ -27,19 +27,19 @@ type Code uint8
 
 // Codes.
 const (
-	CodeTruncated      Code = iota + 1 // fewer bytes than a header or length field needs
-	CodeBadVersion                     // IPv4 Version is not 4, or GRE Version is not 0
-	CodeBadHeaderLength                // IPv4 IHL below 5 or past Total Length
-	CodeBadLength                      // a length field disagrees with the bytes around it
-	CodeBadChecksum                    // header (or GRE) checksum does not verify
-	CodeBadProtocol                    // unexpected IPv4 Protocol or GRE Protocol Type
-	CodeFragment                       // a fragment where a whole datagram is required
-	CodeTTLExpired                     // TTL is or would become zero (RFC 2003 §3.1)
-	CodeRoutingLoop                    // tunnelling would loop (RFC 2003 §3.2, RFC 2784 §3.1)
-	CodeReservedBits                   // GRE bits 1, 4 or 5 set (RFC 2784 §2.3)
-	CodeBadAddress                     // a tunnel endpoint is not an IPv4 address
-	CodeNoRoom                         // the caller's buffer lacks headroom for the header
-	CodeTooBig                         // the result would exceed 65535 octets
+	CodeTruncated       Code = iota + 1 // fewer bytes than a header or length field needs
+	CodeBadVersion                      // IPv4 Version is not 4, or GRE Version is not 0
+	CodeBadHeaderLength                 // IPv4 IHL below 5 or past Total Length
+	CodeBadLength                       // a length field disagrees with the bytes around it
+	CodeBadChecksum                     // header (or GRE) checksum does not verify
+	CodeBadProtocol                     // unexpected IPv4 Protocol or GRE Protocol Type
+	CodeFragment                        // a fragment where a whole datagram is required
+	CodeTTLExpired                      // TTL is or would become zero (RFC 2003 §3.1)
+	CodeRoutingLoop                     // tunnelling would loop (RFC 2003 §3.2, RFC 2784 §3.1)
+	CodeReservedBits                    // GRE bits 1, 4 or 5 set (RFC 2784 §2.3)
+	CodeBadAddress                      // a tunnel endpoint is not an IPv4 address
+	CodeNoRoom                          // the caller's buffer lacks headroom for the header
+	CodeTooBig                          // the result would exceed 65535 octets
 	numCodes
 )
 
