@@ -201,7 +201,7 @@ func TestGoldenViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Count != 6 || l.MNHA != 41 || l.FAHA != len(b)-22 || l.MNFA != -1 || l.MNAAA != -1 || l.AuthEnd != 41+22 {
+	if l.Count != 6 || l.MNHA != 41 || l.FAHA != len(b)-22 || l.MNFA != -1 || l.MNAAA != -1 || l.AuthEnd != 41+22 || l.Challenge != -1 {
 		t.Fatalf("layout %+v", l)
 	}
 	r := ReplyView(golden.Load(t, "wire/rrp-accepted-nat.hex"))

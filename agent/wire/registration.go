@@ -90,6 +90,9 @@ type Layout struct {
 	MNAAA int // Generalized Authentication, MN-AAA sub-type (36/1)
 	MNFA  int // Mobile-Foreign Authentication (33)
 	FAHA  int // Foreign-Home Authentication (34)
+	// Challenge is the offset of the first MN-FA Challenge extension (132),
+	// or -1 (RFC 4721 §4).
+	Challenge int
 	// AuthEnd is the offset just past the last authorization-enabling
 	// extension (MN-HA or MN-AAA), or -1. An FA relaying a request must not
 	// change any byte before it (RFC 5944 §3.7.2.2).
@@ -123,7 +126,7 @@ func ScanReply(b []byte) (Layout, error) {
 //     extension (§3.6.1.3 c before d–e). A reply denied by the foreign
 //     agent carries no MN-HA, so the rule does not apply to replies.
 func scanRegistration(b []byte, start int, request bool) (Layout, error) {
-	l := Layout{MNHA: -1, MNAAA: -1, MNFA: -1, FAHA: -1, AuthEnd: -1}
+	l := Layout{MNHA: -1, MNAAA: -1, MNFA: -1, FAHA: -1, AuthEnd: -1, Challenge: -1}
 	mustBeLast := -1
 	s := NewExtScanner(b, start, SpaceRegistration)
 	for s.Next() {
@@ -137,6 +140,11 @@ func scanRegistration(b []byte, start int, request bool) (Layout, error) {
 		l.Count++
 		var slot *int
 		switch {
+		case v.Type == ExtMNFAChallenge:
+			if l.Challenge < 0 {
+				l.Challenge = v.Offset
+			}
+			continue
 		case v.Type == ExtMNHAAuth:
 			slot = &l.MNHA
 		case v.Type == ExtGenAuth && v.SubType() == GenAuthMNAAA:
