@@ -17,6 +17,8 @@ iproute2            ip
 nftables            nft
 conntrack           conntrack
 iperf3              iperf3
+gcc                 gcc
+libc6-dev           gcc
 '
 
 installed() { # package command

@@ -161,7 +161,7 @@ func (v AdvertisementView) Checksum() uint16 { return u16(v[2:]) }
 func (v AdvertisementView) NumAddrs() int    { return int(v[4]) }
 func (v AdvertisementView) Lifetime() uint16 { return u16(v[6:]) }
 func (v AdvertisementView) extStart() int    { return ICMPRouterAdvHeaderLen + RouterEntryLen*int(v[4]) }
-func (v AdvertisementView) ChecksumOK() bool { return Checksum(v) == 0 }
+func (v AdvertisementView) ChecksumOK() bool { return icmpChecksumOK(v) }
 func (v AdvertisementView) Extensions() ExtScanner {
 	return NewExtScanner(v, v.extStart(), SpaceAdvertisement)
 }
@@ -347,7 +347,7 @@ func (m *AgentSolicitation) UnmarshalBinary(b []byte) error {
 		return &MsgError{Msg: msg, Err: ErrWrongType}
 	case b[1] != 0:
 		return &MsgError{Msg: msg, Err: ErrBadValue}
-	case Checksum(b) != 0:
+	case !icmpChecksumOK(b):
 		return &MsgError{Msg: msg, Err: ErrBadChecksum}
 	}
 	m.Reserved = u32(b[4:])
@@ -357,17 +357,34 @@ func (m *AgentSolicitation) UnmarshalBinary(b []byte) error {
 // Checksum is the Internet checksum (RFC 1071) of b: the one's complement
 // of the one's complement sum of its 16-bit words. Computing it over a
 // message that carries a correct checksum gives 0.
-func Checksum(b []byte) uint16 {
-	var sum uint32
+func Checksum(b []byte) uint16 { return ^fold(sum16(b, 0)) }
+
+// icmpChecksumOK checks the checksum at b[2:4] of an ICMP message. It
+// insists on the value a sender computes (RFC 1071), not merely one that
+// sums to zero: 0x0000 and 0xffff both verify arithmetically, but only one
+// is what a sender writes, and accepting the other would make decode then
+// encode change the bytes.
+func icmpChecksumOK(b []byte) bool {
+	return u16(b[2:]) == ^fold(sum16(b[4:], sum16(b[:2], 0)))
+}
+
+// sum16 adds the big-endian 16-bit words of b (an odd last byte padded
+// with zero) to acc.
+func sum16(b []byte, acc uint32) uint32 {
 	for len(b) >= 2 {
-		sum += uint32(b[0])<<8 | uint32(b[1])
+		acc += uint32(b[0])<<8 | uint32(b[1])
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
+		acc += uint32(b[0]) << 8
 	}
+	return acc
+}
+
+// fold reduces a 32-bit sum to 16 bits with end-around carry.
+func fold(sum uint32) uint16 {
 	for sum > 0xffff {
 		sum = sum>>16 + sum&0xffff
 	}
-	return ^uint16(sum)
+	return uint16(sum)
 }

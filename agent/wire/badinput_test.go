@@ -323,3 +323,20 @@ func TestEncodeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksumNegativeZero pins the fuzz finding: a checksum field of 0xffff
+// where a sender computes 0x0000 sums correctly but is not what any sender
+// writes; it is refused so decode/encode stays exact.
+func TestChecksumNegativeZero(t *testing.T) {
+	b := []byte("\n\x00\xff\xff\x00\x00\xf5\xff")
+	if Checksum(b) != 0 {
+		t.Fatal("the input does sum to zero")
+	}
+	if err := new(AgentSolicitation).UnmarshalBinary(b); !errors.Is(err, ErrBadChecksum) {
+		t.Fatalf("got %v", err)
+	}
+	b[2], b[3] = 0, 0
+	if err := new(AgentSolicitation).UnmarshalBinary(b); err != nil {
+		t.Fatalf("canonical checksum refused: %v", err)
+	}
+}
