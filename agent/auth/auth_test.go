@@ -296,6 +296,9 @@ func TestStore(t *testing.T) {
 	if !s.Has(FAHA, fa) || s.Has(FAHA, mn) {
 		t.Fatal("Has")
 	}
+	if sa, ok := s.First(MNHA, mn); !ok || sa != goldKeyed {
+		t.Fatal("First: the replaced SPI 0x100 moved behind 0x101")
+	}
 	s.Remove(FAHA, fa, 0x1000)
 	s.Remove(FAHA, fa, 0x1000)
 	if s.Has(FAHA, fa) || s.Len() != 3 {

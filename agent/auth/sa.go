@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -179,7 +180,7 @@ type storeKey struct {
 type Store struct {
 	mu    sync.RWMutex
 	m     map[storeKey]*SA
-	peers map[peerKey]int // number of SAs per (role, peer)
+	peers map[peerKey][]*SA // the SAs of each (role, peer), in the order added
 }
 
 type peerKey struct {
@@ -188,27 +189,28 @@ type peerKey struct {
 }
 
 // NewStore returns an empty store.
-func NewStore() *Store { return &Store{m: make(map[storeKey]*SA), peers: make(map[peerKey]int)} }
+func NewStore() *Store { return &Store{m: make(map[storeKey]*SA), peers: make(map[peerKey][]*SA)} }
 
 // Add installs sa for (role, peer), replacing one with the same SPI.
 func (s *Store) Add(role Role, peer Peer, sa *SA) {
-	k := storeKey{role, peer, sa.SPI}
+	k, pk := storeKey{role, peer, sa.SPI}, peerKey{role, peer}
 	s.mu.Lock()
-	if _, ok := s.m[k]; !ok {
-		s.peers[peerKey{role, peer}]++
+	if old, ok := s.m[k]; ok {
+		s.peers[pk] = slices.DeleteFunc(s.peers[pk], func(x *SA) bool { return x == old })
 	}
 	s.m[k] = sa
+	s.peers[pk] = append(s.peers[pk], sa)
 	s.mu.Unlock()
 }
 
 // Remove deletes the SA for (role, peer, spi).
 func (s *Store) Remove(role Role, peer Peer, spi uint32) {
-	k := storeKey{role, peer, spi}
+	k, pk := storeKey{role, peer, spi}, peerKey{role, peer}
 	s.mu.Lock()
-	if _, ok := s.m[k]; ok {
+	if old, ok := s.m[k]; ok {
 		delete(s.m, k)
-		pk := peerKey{role, peer}
-		if s.peers[pk]--; s.peers[pk] == 0 {
+		s.peers[pk] = slices.DeleteFunc(s.peers[pk], func(x *SA) bool { return x == old })
+		if len(s.peers[pk]) == 0 {
 			delete(s.peers, pk)
 		}
 	}
@@ -227,10 +229,21 @@ func (s *Store) Lookup(role Role, peer Peer, spi uint32) (*SA, bool) {
 // an HA uses it to decide whether an FA-HA extension is mandatory (RFC
 // 5944 §3.8.2.1 c–d).
 func (s *Store) Has(role Role, peer Peer) bool {
+	_, ok := s.First(role, peer)
+	return ok
+}
+
+// First returns the first SA added for (role, peer) that is still present:
+// the one an agent signs with when it originates a message to that peer
+// (a revocation, an FA-HA extension).
+func (s *Store) First(role Role, peer Peer) (*SA, bool) {
 	s.mu.RLock()
-	n := s.peers[peerKey{role, peer}]
-	s.mu.RUnlock()
-	return n > 0
+	defer s.mu.RUnlock()
+	l := s.peers[peerKey{role, peer}]
+	if len(l) == 0 {
+		return nil, false
+	}
+	return l[0], true
 }
 
 // Len is the number of SAs held.
