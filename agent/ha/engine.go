@@ -44,6 +44,7 @@ type Engine struct {
 	rand     io.Reader
 	revoke   *revoker
 	expiries expiries
+	count    int // bindings held, all home addresses together
 	Counters Counters
 }
 
@@ -415,7 +416,7 @@ func (e *Engine) decide(r *reqInfo) Result {
 	if replaced < 0 {
 		events = append(events, Event{Kind: BindingAdded, Binding: *b})
 	}
-	e.bindings[hoa] = next
+	e.setBindings(hoa, next, r.now)
 	e.schedule(b)
 	e.Counters.Accepted.Add(1)
 	res := e.accept(r, b, events)
@@ -447,6 +448,7 @@ func (e *Engine) deregister(r *reqInfo, hoa netip.Addr) Result {
 // setBindings stores a node's bindings, releasing a pool address when the
 // last one goes.
 func (e *Engine) setBindings(hoa netip.Addr, bs []*Binding, now time.Time) {
+	e.count += len(bs) - len(e.bindings[hoa])
 	if len(bs) > 0 {
 		e.bindings[hoa] = bs
 		return
@@ -571,6 +573,9 @@ func (e *Engine) trusted(a netip.Addr) bool {
 	}
 	return false
 }
+
+// NumBindings is the number of bindings held.
+func (e *Engine) NumBindings() int { return e.count }
 
 // Bindings returns copies of all bindings, sorted by home address.
 func (e *Engine) Bindings() []Binding {

@@ -28,11 +28,32 @@ func (h *expiries) Pop() any {
 	return x
 }
 
-// schedule records b's expiry.
+// schedule records b's expiry. Renewals leave stale entries behind; when
+// they outnumber live bindings three to one the heap is rebuilt, so its
+// size stays proportional to the bindings whatever the renewal rate.
 func (e *Engine) schedule(b *Binding) {
-	if !b.Infinite() {
-		heap.Push(&e.expiries, expiry{at: b.Expires, hoa: b.HomeAddr, coa: b.CareOf})
+	if b.Infinite() {
+		return
 	}
+	heap.Push(&e.expiries, expiry{at: b.Expires, hoa: b.HomeAddr, coa: b.CareOf})
+	if n := len(e.expiries); n > 1024 && n > 4*e.numBindings() {
+		e.rebuildExpiries()
+	}
+}
+
+func (e *Engine) numBindings() int { return e.count }
+
+func (e *Engine) rebuildExpiries() {
+	h := e.expiries[:0]
+	for _, bs := range e.bindings {
+		for _, b := range bs {
+			if !b.Infinite() {
+				h = append(h, expiry{at: b.Expires, hoa: b.HomeAddr, coa: b.CareOf})
+			}
+		}
+	}
+	e.expiries = h
+	heap.Init(&e.expiries)
 }
 
 // Expire removes the bindings whose lifetime has run out at now (RFC 5944

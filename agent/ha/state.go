@@ -103,7 +103,7 @@ func (e *Engine) Restore(st State, now time.Time) ([]Event, int, error) {
 			dropped++
 			continue
 		}
-		e.bindings[b.HomeAddr] = append(e.bindings[b.HomeAddr], &b)
+		e.setBindings(b.HomeAddr, append(e.bindings[b.HomeAddr], &b), now)
 		e.schedule(&b)
 		events = append(events, Event{Kind: BindingAdded, Binding: b})
 	}
