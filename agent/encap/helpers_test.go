@@ -138,3 +138,48 @@ func fixChecksums(pkt []byte) {
 		}
 	}
 }
+
+// fixAll makes every checksum in a (possibly mangled) tunnel packet
+// correct, innermost first, so that fuzzing reaches the length and
+// structure checks behind them. It never panics.
+func fixAll(pkt []byte) {
+	h := IPv4(pkt)
+	if len(pkt) < IPv4MinimumSize || h.HeaderLength() < IPv4MinimumSize || h.HeaderLength() > len(pkt) {
+		return
+	}
+	end := min(max(int(h.TotalLength()), h.HeaderLength()), len(pkt))
+	p := pkt[h.HeaderLength():end]
+	fixIPv4 := func(b []byte) {
+		in := IPv4(b)
+		if len(b) >= IPv4MinimumSize && in.HeaderLength() >= IPv4MinimumSize && in.HeaderLength() <= len(b) {
+			in.UpdateChecksum()
+		}
+	}
+	switch h.Protocol() {
+	case ProtocolIPIP:
+		fixIPv4(p)
+	case ProtocolGRE:
+		if len(p) >= GREHeaderSize {
+			g := GREHeader{ChecksumPresent: p[0]&0x80 != 0, KeyPresent: p[0]&0x20 != 0, SequencePresent: p[0]&0x10 != 0}
+			if n := g.Len(); n <= len(p) {
+				fixIPv4(p[n:])
+				if g.ChecksumPresent {
+					p[4], p[5] = 0, 0
+					c := Checksum(p)
+					p[4], p[5] = byte(c>>8), byte(c)
+				}
+			}
+		}
+	case ProtocolMinimal:
+		n := MinimalHeaderSize
+		if len(p) > 1 && p[1]&0x80 != 0 {
+			n = MinimalHeaderSizeWithSource
+		}
+		if len(p) >= n {
+			p[2], p[3] = 0, 0
+			c := Checksum(p[:n])
+			p[2], p[3] = byte(c>>8), byte(c)
+		}
+	}
+	h.UpdateChecksum()
+}
