@@ -18,6 +18,8 @@ nftables            nft
 conntrack           conntrack
 iperf3              iperf3
 gcc                 gcc
+iputils-ping        ping
+procps              sysctl
 libc6-dev           gcc
 '
 

@@ -1,0 +1,114 @@
+package netconf
+
+import (
+	"context"
+	"encoding/hex"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/lab"
+)
+
+func TestARPAnnouncement(t *testing.T) {
+	mac, _ := net.ParseMAC("02:00:00:aa:bb:cc")
+	got := hex.EncodeToString(ARPAnnouncement(arpOpReply, netip.MustParseAddr("10.10.0.5"), mac))
+	// htype 1, ptype 0x0800, hlen 6, plen 4, op 2, sha, spa, tha broadcast, tpa = spa
+	want := "0001" + "0800" + "06" + "04" + "0002" + "020000aabbcc" + "0a0a0005" + "ffffffffffff" + "0a0a0005"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestNetconf drives a fresh namespace: addresses, routes, default route
+// lookup, proxy ARP entries and change notifications.
+func TestNetconf(t *testing.T) {
+	l := lab.ForTest(t)
+	if err := l.AddNS("nc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.IP("nc", "link", "add", "up0", "type", "veth", "peer", "name", "up0p"); err != nil { // no dummy module here
+		t.Fatal(err)
+	}
+	n, err := At(l.Handle(t, "nc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	changes := make(chan Change, 32)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := n.Watch(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.LinkUp("up0p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.LinkUp("up0"); err != nil {
+		t.Fatal(err)
+	}
+	p := netip.MustParsePrefix("192.168.7.10/24")
+	if err := n.ReplaceAddr("up0", p); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ReplaceAddr("up0", p); err != nil {
+		t.Fatalf("ReplaceAddr is not idempotent: %v", err)
+	}
+	if as, err := n.Addrs("up0"); err != nil || !slices.Contains(as, p) {
+		t.Fatalf("Addrs %v %v", as, err)
+	}
+	// The address change is reported.
+	deadline := time.After(3 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case c := <-changes:
+			seen = !c.Link && c.New && c.Addr == p && c.Dev == "up0"
+		case <-deadline:
+			t.Fatal("no address notification")
+		}
+	}
+	gw := netip.MustParseAddr("192.168.7.1")
+	if err := n.ReplaceRoute(Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gw: gw, Dev: "up0"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, err := n.DefaultRoute(); err != nil || !ok || r.Gw != gw || r.Dev != "up0" {
+		t.Fatalf("DefaultRoute %+v %v %v", r, ok, err)
+	}
+	if r, err := n.RouteGet(netip.MustParseAddr("198.51.100.1")); err != nil || r.Gw != gw || r.Src != p.Addr() {
+		t.Fatalf("RouteGet %+v %v", r, err)
+	}
+	host := Route{Dst: netip.MustParsePrefix("10.10.0.5/32"), Dev: "up0"}
+	if err := n.ReplaceRoute(host); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.DelRoute(host); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.DelRoute(host); err != nil {
+		t.Fatalf("DelRoute of a missing route: %v", err)
+	}
+	hoa := netip.MustParseAddr("192.168.7.55")
+	if err := n.AddProxyARP("up0", hoa); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := n.ProxyARPs("up0"); err != nil || !slices.Contains(ps, hoa) {
+		t.Fatalf("ProxyARPs %v %v", ps, err)
+	}
+	if err := n.DelProxyARP("up0", hoa); err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := n.ProxyARPs("up0"); slices.Contains(ps, hoa) {
+		t.Fatal("proxy entry not removed")
+	}
+	if err := n.DelProxyARP("up0", hoa); err != nil {
+		t.Fatalf("DelProxyARP of a missing entry: %v", err)
+	}
+	if err := n.DelAddr("up0", p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.LinkIndex("nope0"); err == nil {
+		t.Fatal("missing interface not reported")
+	}
+}
