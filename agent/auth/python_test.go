@@ -4,35 +4,19 @@ import (
 	"bytes"
 	"encoding/hex"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/mip4d/mip4d/agent/internal/scapy"
 	"github.com/mip4d/mip4d/agent/wire"
 )
 
-// python runs a script with Debian's /usr/bin/python3 (not the python3 on
-// PATH, which lacks Debian's modules) and returns its trimmed stdout.
+// python runs a script with Debian's /usr/bin/python3 (the shared runner
+// of the interop tests) and returns its trimmed output.
 func python(t *testing.T, script string, args ...string) string {
 	t.Helper()
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		if os.Getenv("CI") == "true" || os.Getenv("MIP4D_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required here (make deps installs it): %v", py, err)
-		}
-		t.Skipf("SKIP: %s not installed; run `make deps`", py)
-	}
-	out, err := exec.Command(py, append([]string{"-c", script}, args...)...).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("python: %v\n%s", err, stderr)
-	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(scapy.Run(t, script, args...))
 }
 
 // TestSignedRequestAgainstPython signs full Registration Requests with both
