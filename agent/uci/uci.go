@@ -166,8 +166,9 @@ func (f *File) SectionRef(s *Section) string {
 // Section finds a section the way uci addresses one: by name, by the
 // generated name of an anonymous section (see SectionID), or as @type[N]:
 // the N-th section of that type counting from 0, or from the end when N is
-// negative (@type[-1] is the last); @[N] counts sections of any type. The
-// first match wins. nil if there is none or ref is malformed.
+// negative (@type[-1] is the last; @type[] is @type[0], as in libuci); @[N]
+// counts sections of any type. The first match wins. nil if there is none
+// or ref is malformed.
 func (f *File) Section(ref string) *Section {
 	if strings.HasPrefix(ref, "@") {
 		return f.extended(ref[1:])
@@ -195,9 +196,13 @@ func (f *File) extended(ref string) *Section {
 	if strings.ContainsAny(num, "[]") || typ != "" && !ValidType(typ) {
 		return nil
 	}
-	n, err := strconv.Atoi(num)
-	if err != nil {
-		return nil
+	// strtol: leading blanks and a sign are allowed, "" reads as 0.
+	n := 0
+	if num != "" {
+		var err error
+		if n, err = strconv.Atoi(strings.TrimLeft(num, " \t\n\v\f\r")); err != nil {
+			return nil
+		}
 	}
 	var of []*Section
 	for _, s := range f.Sections {
