@@ -1,0 +1,342 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/auth"
+	"github.com/mip4d/mip4d/agent/ha"
+	"github.com/mip4d/mip4d/agent/mn"
+	"github.com/mip4d/mip4d/agent/uci"
+)
+
+// DefaultPath is where OpenWrt keeps the file.
+const DefaultPath = "/etc/config/mip4d"
+
+// Config is the validated configuration.
+type Config struct {
+	Path          string
+	Role          string
+	Enabled       bool
+	LogLevel      slog.Level
+	StateDir      string
+	ControlSocket string
+	// HasSecrets says the file holds keys (and so must be mode 0600).
+	HasSecrets bool
+
+	HA *HA // role ha
+	MN *MN // role mn
+}
+
+// HA is the home agent role's configuration.
+type HA struct {
+	Engine      ha.Config
+	Interface   string // TUN device
+	HomeLink    string
+	MTU         int
+	MobileNodes []ha.MobileNode
+	Peers       []Peer
+}
+
+// Peer is an FA-HA security association.
+type Peer struct {
+	Addr netip.Addr
+	SA   *auth.SA
+}
+
+// MN is the mobile node role's configuration.
+type MN struct {
+	Engine    mn.Config
+	Uplink    string
+	Interface string
+	MTU       int
+	Routes    []netip.Prefix
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	f, err := uci.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return FromUCI(f)
+}
+
+// CheckPermissions reports a file holding keys that others can read.
+func (c *Config) CheckPermissions() error {
+	if !c.HasSecrets {
+		return nil
+	}
+	st, err := os.Stat(c.Path)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s holds keys but is mode %04o: run chmod 600 %s", c.Path, st.Mode().Perm(), c.Path)
+	}
+	return nil
+}
+
+// reader reads one section with schema checks and positions for errors.
+type reader struct {
+	f    *uci.File
+	s    *uci.Section
+	spec *Section
+	err  error
+}
+
+func (r *reader) fail(line int, format string, args ...any) {
+	if r.err == nil {
+		r.err = r.f.Errorf(line, format, args...)
+	}
+}
+
+// get returns an option's value (or its default) after validation.
+func (r *reader) get(name string) string {
+	spec := r.spec.option(name)
+	if spec == nil {
+		panic("config: schema has no option " + r.spec.Type + "." + name)
+	}
+	if o := r.s.Option(name); o != nil && len(o.Values) > 0 {
+		return o.Values[len(o.Values)-1]
+	}
+	return spec.Default
+}
+
+func (r *reader) line(name string) int {
+	if o := r.s.Option(name); o != nil {
+		return o.Line
+	}
+	return r.s.Line
+}
+
+func (r *reader) boolean(name string) bool {
+	v, _ := parseBool(r.get(name))
+	return v
+}
+
+func (r *reader) uint(name string) uint64 {
+	v, _ := strconv.ParseUint(r.get(name), 10, 64)
+	return v
+}
+
+func (r *reader) addr(name string) netip.Addr {
+	v := r.get(name)
+	if v == "" {
+		return netip.Addr{}
+	}
+	a, _ := netip.ParseAddr(v)
+	return a
+}
+
+func (r *reader) prefix(name string) netip.Prefix {
+	v := r.get(name)
+	if v == "" {
+		return netip.Prefix{}
+	}
+	p, _ := netip.ParsePrefix(v)
+	return p
+}
+
+func (r *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range r.s.List(name) {
+		p, _ := netip.ParsePrefix(v)
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+// sa builds a security association from spi/key/algorithm (and replay
+// options when the section has them).
+func (r *reader) sa() *auth.SA {
+	alg, _ := auth.ParseAlgorithm(r.get("algorithm"))
+	key, err := parseKey(r.get("key"))
+	if err != nil {
+		r.fail(r.line("key"), "option key: %v", err)
+		return nil
+	}
+	replay, tol := auth.Timestamps, time.Duration(0)
+	if r.spec.option("replay") != nil {
+		replay, _ = auth.ParseReplayMethod(r.get("replay"))
+		tol = time.Duration(r.uint("tolerance")) * time.Second
+	}
+	sa, err := auth.NewSA(uint32(r.uint("spi")), alg, key, replay, tol)
+	if err != nil {
+		r.fail(r.line("spi"), "%v", err)
+		return nil
+	}
+	return sa
+}
+
+// parseKey reads "0x<hex>" as binary, anything else as text.
+func parseKey(v string) ([]byte, error) {
+	if h, ok := strings.CutPrefix(v, "0x"); ok {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) == 0 {
+			return nil, errors.New("the value after 0x must be an even number of hex digits")
+		}
+		return b, nil
+	}
+	if v == "" {
+		return nil, errors.New("empty key")
+	}
+	return []byte(v), nil
+}
+
+// FromUCI validates a parsed file against the schema and builds the typed
+// configuration. Unknown sections and options are errors: a typo must not
+// silently fall back to a default.
+func FromUCI(f *uci.File) (*Config, error) {
+	c := &Config{Path: f.Filename}
+	// Pass 1: every section and option known, every value well-typed,
+	// required options present, singletons single.
+	seen := map[string]int{}
+	for _, s := range f.Sections {
+		spec := section(s.Type)
+		if spec == nil {
+			return nil, f.Errorf(s.Line, "unknown section type %q (known: %s)", s.Type, knownTypes())
+		}
+		if spec.Name != "" {
+			if s.Anonymous || s.Name != spec.Name {
+				return nil, f.Errorf(s.Line, "section %s must be named '%s' (config %s '%s')", s.Type, spec.Name, s.Type, spec.Name)
+			}
+			if prev, dup := seen[s.Type]; dup {
+				return nil, f.Errorf(s.Line, "section %s '%s' repeated (first at line %d)", s.Type, spec.Name, prev)
+			}
+			seen[s.Type] = s.Line
+		}
+		for _, o := range s.Options {
+			os := spec.option(o.Name)
+			if os == nil {
+				return nil, f.Errorf(o.Line, "option %q is not an option of %s sections", o.Name, s.Type)
+			}
+			if o.IsList && !os.List {
+				return nil, f.Errorf(o.Line, "option %s takes one value; use 'option', not 'list'", o.Name)
+			}
+			for _, v := range o.Values {
+				if err := os.check(v); err != nil {
+					return nil, f.Errorf(o.Line, "option %s: %v", o.Name, err)
+				}
+			}
+			if os.Secret {
+				c.HasSecrets = true
+			}
+		}
+		for _, os := range spec.Options {
+			if os.Required && s.Option(os.Name) == nil {
+				return nil, f.Errorf(s.Line, "%s section: option %s is required (%s)", s.Type, os.Name, os.Help)
+			}
+		}
+	}
+	// Pass 2: build.
+	g := f.Section("globals")
+	if g == nil || g.Type != "mip4d" {
+		return nil, f.Errorf(0, "no 'config mip4d globals' section: it says which role this box plays")
+	}
+	r := &reader{f: f, s: g, spec: section("mip4d")}
+	c.Role = r.get("role")
+	c.Enabled = r.boolean("enabled")
+	c.StateDir = r.get("state_dir")
+	c.ControlSocket = r.get("control_socket")
+	_ = c.LogLevel.UnmarshalText([]byte(r.get("log_level")))
+	var err error
+	switch c.Role {
+	case RoleHA:
+		c.HA, err = buildHA(f)
+	case RoleMN:
+		c.MN, err = buildMN(f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func knownTypes() string {
+	var ts []string
+	for _, s := range Schema {
+		ts = append(ts, s.Type)
+	}
+	return strings.Join(ts, ", ")
+}
+
+func buildHA(f *uci.File) (*HA, error) {
+	s := f.Section("homeagent")
+	if s == nil {
+		return nil, f.Errorf(0, "role ha needs a 'config homeagent homeagent' section")
+	}
+	r := &reader{f: f, s: s, spec: section("homeagent")}
+	h := &HA{Interface: r.get("interface"), HomeLink: r.get("home_link"), MTU: int(r.uint("mtu"))}
+	h.Engine = ha.Config{
+		Addr: r.addr("address"), HomeNet: r.prefix("home_network").Masked(),
+		MaxLifetime: uint16(r.uint("max_lifetime")), MaxBindings: int(r.uint("max_bindings")),
+		NATTraversal: r.boolean("nat_traversal"), AllowForce: r.boolean("force_udp"),
+		Keepalive: uint16(r.uint("keepalive")), GRE: r.boolean("gre"),
+		ReverseTunnelRequired: r.boolean("reverse_tunnel_required"), Revocation: r.boolean("revocation"),
+		TrustedNetworks: r.prefixes("trusted_network"),
+		Pool:            ha.PoolRange{First: r.addr("pool_start"), Last: r.addr("pool_end")},
+		PoolHold:        uint32(r.uint("pool_hold")),
+	}
+	if h.Engine.Pool.First.IsValid() != h.Engine.Pool.Last.IsValid() {
+		return nil, f.Errorf(s.Line, "homeagent: pool_start and pool_end go together")
+	}
+	if err := h.Engine.Validate(); err != nil {
+		return nil, f.Errorf(s.Line, "homeagent: %v", strings.TrimPrefix(err.Error(), "ha: "))
+	}
+	for _, ms := range f.SectionsOfType("mobile_node") {
+		r := &reader{f: f, s: ms, spec: section("mobile_node")}
+		m := ha.MobileNode{NAI: r.get("nai"), HomeAddr: r.addr("home_address")}
+		if sa := r.sa(); sa != nil {
+			m.SAs = []*auth.SA{sa}
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		if err := m.Validate(&h.Engine); err != nil {
+			return nil, f.Errorf(ms.Line, "mobile_node: %v", strings.TrimPrefix(err.Error(), "ha: "))
+		}
+		h.MobileNodes = append(h.MobileNodes, m)
+	}
+	for _, ps := range f.SectionsOfType("agent_peer") {
+		r := &reader{f: f, s: ps, spec: section("agent_peer")}
+		p := Peer{Addr: r.addr("address"), SA: r.sa()}
+		if r.err != nil {
+			return nil, r.err
+		}
+		h.Peers = append(h.Peers, p)
+	}
+	return h, nil
+}
+
+func buildMN(f *uci.File) (*MN, error) {
+	s := f.Section("mobilenode")
+	if s == nil {
+		return nil, f.Errorf(0, "role mn needs a 'config mobilenode mobilenode' section")
+	}
+	r := &reader{f: f, s: s, spec: section("mobilenode")}
+	m := &MN{Uplink: r.get("uplink"), Interface: r.get("interface"), MTU: int(r.uint("mtu")), Routes: r.prefixes("route")}
+	if len(m.Routes) == 0 {
+		m.Routes = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+	}
+	m.Engine = mn.Config{
+		NAI: r.get("nai"), HomeAddr: r.addr("home_address"), HomeNet: r.prefix("home_network").Masked(),
+		HomeAgent: r.addr("home_agent"), SA: r.sa(), Lifetime: uint16(r.uint("lifetime")),
+		ReverseTunnel: r.boolean("reverse_tunnel"), UDPTunnel: r.boolean("udp_tunnel"), ForceUDP: r.boolean("force_udp"),
+		Keepalive: time.Duration(r.uint("keepalive")) * time.Second,
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := m.Engine.Validate(); err != nil {
+		return nil, f.Errorf(s.Line, "mobilenode: %v", strings.TrimPrefix(err.Error(), "mn: "))
+	}
+	return m, nil
+}

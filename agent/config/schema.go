@@ -1,0 +1,160 @@
+// Package config reads mip4d's UCI configuration (/etc/config/mip4d) into
+// the typed configurations of the role engines, validating every option
+// against one schema. The same schema is printed by `mip4d schema --json`
+// for the LuCI contract test and the init script, so the daemon, the web
+// page and the procd validation can never disagree about an option.
+//
+// Errors name the file, the line and the option:
+//
+//	/etc/config/mip4d:14: option max_lifetime: "99999" is not in range(1,65535)
+package config
+
+// Datatype is a UCI/LuCI datatype expression (the names LuCI's
+// cbi.datatypes and procd's validate_data use).
+type Datatype string
+
+const (
+	TBool      Datatype = "bool"
+	TUInt      Datatype = "uinteger"
+	TPort      Datatype = "port"
+	TIP4Addr   Datatype = "ip4addr"
+	TCIDR4     Datatype = "cidr4"
+	TString    Datatype = "string"
+	TDevice    Datatype = "device" // an interface name
+	TFile      Datatype = "file"   // an absolute path
+	TSPI       Datatype = "range(256,4294967295)"
+	TLifetime  Datatype = "range(1,65535)"
+	TBindings  Datatype = "range(1,64)"
+	TMTU       Datatype = "range(576,9000)"
+	TKeepalive Datatype = "range(0,65535)"
+	TTolerance Datatype = "range(1,3600)"
+)
+
+// Option describes one option of a section.
+type Option struct {
+	Name     string   `json:"name"`
+	Type     Datatype `json:"datatype"`
+	List     bool     `json:"list,omitempty"`
+	Required bool     `json:"required,omitempty"`
+	Default  string   `json:"default,omitempty"`
+	// Values, when set, is the closed set of allowed values.
+	Values []string `json:"values,omitempty"`
+	// Secret options (keys) are never shown in status or logs and are
+	// password fields in LuCI.
+	Secret bool   `json:"secret,omitempty"`
+	Help   string `json:"help"`
+}
+
+// Section describes one section type.
+type Section struct {
+	Type string `json:"type"`
+	// Name is the fixed name of a singleton section; "" for a type that
+	// appears any number of times, usually anonymous.
+	Name string `json:"name,omitempty"`
+	// Roles lists the roles that read this section.
+	Roles   []string `json:"roles"`
+	Help    string   `json:"help"`
+	Options []Option `json:"options"`
+}
+
+// Roles.
+const (
+	RoleHA = "ha"
+	RoleMN = "mn"
+)
+
+var keyOptions = []Option{
+	{Name: "spi", Type: TSPI, Required: true, Help: "Security Parameter Index of the security association (256 and up; 0-255 are reserved, RFC 5944 §1.6)"},
+	{Name: "key", Type: TString, Required: true, Secret: true, Help: "shared key: text, or hex digits after 0x for a binary key (16 bytes or more recommended)"},
+	{Name: "algorithm", Type: TString, Default: "hmac-md5", Values: []string{"hmac-md5", "keyed-md5"}, Help: "authentication algorithm; keyed-md5 (prefix+suffix) only for legacy peers"},
+}
+
+var replayOptions = []Option{
+	{Name: "replay", Type: TString, Default: "timestamps", Values: []string{"timestamps", "nonces"}, Help: "replay protection (RFC 5944 §5.7)"},
+	{Name: "tolerance", Type: TTolerance, Default: "7", Help: "seconds a timestamp may differ from the home agent's clock"},
+}
+
+func concat(parts ...[]Option) []Option {
+	var out []Option
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// Schema is every section and option mip4d reads.
+var Schema = []Section{
+	{Type: "mip4d", Name: "globals", Roles: []string{RoleHA, RoleMN}, Help: "what this box is and where the daemon keeps its files",
+		Options: []Option{
+			{Name: "role", Type: TString, Required: true, Values: []string{RoleHA, RoleMN}, Help: "ha: home agent; mn: mobile node"},
+			{Name: "enabled", Type: TBool, Default: "1", Help: "start the daemon at boot"},
+			{Name: "log_level", Type: TString, Default: "info", Values: []string{"debug", "info", "warn", "error"}, Help: "log verbosity"},
+			{Name: "state_dir", Type: TFile, Default: "/etc/mip4d", Help: "where state that must survive a reboot is kept (home agent bindings); on flash, written only when bindings change"},
+			{Name: "control_socket", Type: TFile, Default: "/var/run/mip4d.sock", Help: "root-only control socket for mip4d status"},
+		}},
+	{Type: "homeagent", Name: "homeagent", Roles: []string{RoleHA}, Help: "home agent service (RFC 5944 §3.8)",
+		Options: []Option{
+			{Name: "address", Type: TIP4Addr, Required: true, Help: "the home agent's address: mobile nodes register to it and tunnels start from it"},
+			{Name: "home_network", Type: TCIDR4, Required: true, Help: "the home network prefix; home addresses come from it"},
+			{Name: "interface", Type: TDevice, Default: "mip4d0", Help: "TUN device that carries the virtual home network"},
+			{Name: "home_link", Type: TDevice, Help: "a real interface on the home network: mip4d answers ARP there for mobile nodes that are away (RFC 5944 §4.6)"},
+			{Name: "mtu", Type: TMTU, Default: "1500", Help: "path MTU toward care-of addresses; the tunnel MTU is derived from it"},
+			{Name: "max_lifetime", Type: TLifetime, Default: "600", Help: "longest registration lifetime granted, seconds"},
+			{Name: "max_bindings", Type: TBindings, Default: "1", Help: "simultaneous bindings per mobile node (S bit); 1 disables them"},
+			{Name: "nat_traversal", Type: TBool, Default: "1", Help: "allow RFC 3519 UDP tunnelling when a NAT is detected"},
+			{Name: "force_udp", Type: TBool, Default: "0", Help: "allow mobile nodes to force UDP tunnelling without a NAT (F flag)"},
+			{Name: "keepalive", Type: TKeepalive, Default: "110", Help: "NAT keepalive interval given to mobile nodes, seconds (0: their default)"},
+			{Name: "gre", Type: TBool, Default: "1", Help: "offer GRE encapsulation (G bit)"},
+			{Name: "reverse_tunnel_required", Type: TBool, Default: "0", Help: "deny registrations without reverse tunnelling (T bit, RFC 3024)"},
+			{Name: "revocation", Type: TBool, Default: "1", Help: "revoke bindings at foreign agents and proxies that support it (RFC 3543)"},
+			{Name: "trusted_network", Type: TCIDR4, List: true, Help: "source networks from which a registration is 'inside' (RFC 5265 Trusted Networks Configured); set on an i-HA"},
+			{Name: "pool_start", Type: TIP4Addr, Help: "first home address handed out by NAI (RFC 2794)"},
+			{Name: "pool_end", Type: TIP4Addr, Help: "last home address of the pool"},
+			{Name: "pool_hold", Type: TUInt, Default: "3600", Help: "seconds a released pool address stays reserved for its NAI"},
+		}},
+	{Type: "mobile_node", Roles: []string{RoleHA}, Help: "a mobile node this home agent serves, with its MN-HA security association",
+		Options: concat([]Option{
+			{Name: "nai", Type: TString, Help: "the node's NAI (user@realm); required for pool addresses"},
+			{Name: "home_address", Type: TIP4Addr, Help: "static home address; leave out to assign one from the pool"},
+		}, keyOptions, replayOptions)},
+	{Type: "agent_peer", Roles: []string{RoleHA}, Help: "a foreign agent or proxy this home agent shares an FA-HA security association with",
+		Options: concat([]Option{
+			{Name: "address", Type: TIP4Addr, Required: true, Help: "the agent's address (the source of its relayed registrations)"},
+		}, keyOptions)},
+	{Type: "mobilenode", Name: "mobilenode", Roles: []string{RoleMN}, Help: "this box as a mobile node",
+		Options: concat([]Option{
+			{Name: "nai", Type: TString, Help: "this node's NAI; required without a home_address"},
+			{Name: "home_address", Type: TIP4Addr, Help: "static home address; leave out to be given one"},
+			{Name: "home_network", Type: TCIDR4, Help: "the home network; an address in it on the uplink means the node is home"},
+			{Name: "home_agent", Type: TIP4Addr, Required: true, Help: "the home agent's address"},
+			{Name: "uplink", Type: TDevice, Help: "interface whose address is the care-of address; default: the interface of the default route"},
+			{Name: "interface", Type: TDevice, Default: "mip4d0", Help: "TUN device carrying the home address"},
+			{Name: "mtu", Type: TMTU, Default: "1500", Help: "path MTU of the uplink"},
+			{Name: "lifetime", Type: TLifetime, Default: "300", Help: "registration lifetime asked for, seconds"},
+			{Name: "reverse_tunnel", Type: TBool, Default: "1", Help: "send traffic from the home address back through the tunnel (T bit)"},
+			{Name: "udp_tunnel", Type: TBool, Default: "1", Help: "ask for RFC 3519 UDP tunnelling (granted when the home agent sees a NAT)"},
+			{Name: "force_udp", Type: TBool, Default: "0", Help: "force UDP tunnelling even without a NAT (F flag)"},
+			{Name: "keepalive", Type: TKeepalive, Default: "110", Help: "NAT keepalive interval when the home agent gives none, seconds"},
+			{Name: "route", Type: TCIDR4, List: true, Help: "destinations sent through the tunnel; default 0.0.0.0/0"},
+		}, keyOptions, replayOptions)},
+}
+
+// section returns the spec of a section type.
+func section(typ string) *Section {
+	for i := range Schema {
+		if Schema[i].Type == typ {
+			return &Schema[i]
+		}
+	}
+	return nil
+}
+
+// option returns the spec of an option of s.
+func (s *Section) option(name string) *Option {
+	for i := range s.Options {
+		if s.Options[i].Name == name {
+			return &s.Options[i]
+		}
+	}
+	return nil
+}
