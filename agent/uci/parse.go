@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 )
 
 // ReadFile reads and parses the UCI file at path; errors name the file by
@@ -390,10 +391,27 @@ func (p *parser) doubleQuoted() error {
 	}
 }
 
+// stmt names a statement in error messages: `option "lifetime"`,
+// `config interface "lan"`. It is formatted only when there is an error.
+type stmt struct {
+	kw, typ, name string
+}
+
+func (s stmt) String() string {
+	out := s.kw
+	if s.typ != "" {
+		out += " " + s.typ
+	}
+	if s.name != "" {
+		out += " " + strconv.Quote(s.name)
+	}
+	return out
+}
+
 // eol ends a statement (libuci's assert_eol): what is left must be nothing,
 // a comment, or a ';' and the next statement. hint is added to the error
 // for an extra argument.
-func (p *parser) eol(what, hint string) (more bool, err error) {
+func (p *parser) eol(what stmt, hint string) (more bool, err error) {
 	p.skipBlanks()
 	switch p.peek() {
 	case 0:
@@ -441,7 +459,7 @@ func (p *parser) packageStmt(at posn) (bool, error) {
 	if !ValidPackage(t.val) {
 		return false, p.errAt(t.at, "package %q: invalid name: only A-Z, a-z, 0-9, _ and - are allowed", t.val)
 	}
-	what := fmt.Sprintf("package %q", t.val)
+	what := stmt{kw: "package", name: t.val}
 	more, err := p.eol(what, "")
 	if err != nil {
 		return false, err
@@ -471,14 +489,13 @@ func (p *parser) configStmt(at posn) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	what := fmt.Sprintf("config %s", typ.val)
+	what := stmt{kw: "config", typ: typ.val, name: name.val}
 	if name.val != "" {
-		what += fmt.Sprintf(" %q", name.val)
 		if !ValidName(name.val) {
 			return false, p.errAt(name.at, "%s: invalid section name: only A-Z, a-z, 0-9 and _ are allowed", what)
 		}
 	}
-	hint := ""
+	var hint string
 	if name.semi {
 		hint = " (uci takes a ';' right after the type as an empty section name, not as a separator: end the line instead)"
 	}
@@ -525,7 +542,7 @@ func (p *parser) optionStmt(at posn, list bool) (bool, error) {
 	if name.val == "" {
 		return false, p.errAt(name.at, "%s: missing name", kw)
 	}
-	what := fmt.Sprintf("%s %q", kw, name.val)
+	what := stmt{kw: kw, name: name.val}
 	if !ValidName(name.val) {
 		return false, p.errAt(name.at, "%s: invalid name: only A-Z, a-z, 0-9 and _ are allowed", what)
 	}
