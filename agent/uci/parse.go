@@ -72,7 +72,7 @@ func (p *parser) stricterAt(at posn, format string, args ...any) error {
 
 func (p *parser) eof() bool { return p.pos >= len(p.src) }
 
-// cur returns the byte at pos, 0 at the end (NUL bytes are rejected up
+// peek returns the byte at pos, 0 at the end (NUL bytes are rejected up
 // front, so 0 means the end).
 func (p *parser) peek() byte {
 	if p.pos < len(p.src) {
