@@ -27,11 +27,11 @@
 //
 // Outside single quotes, a backslash at the end of a line joins the next
 // line to this one and both characters disappear; inside single quotes a
-// backslash is an ordinary character. Between two words the joined line
-// must not start with a blank, or libuci reads an empty argument. A quoted
-// string may span lines and then holds the newlines. An unquoted '#' ends
-// the line as a comment, even in the middle of a word; an unquoted ';'
-// separates statements.
+// backslash is an ordinary character. A backslash-newline standing alone
+// after a blank must be followed by a line that does not start with a blank,
+// or libuci reads an empty argument there. A quoted string may span lines
+// and then holds the newlines. An unquoted '#' ends the line as a comment,
+// even in the middle of a word; an unquoted ';' separates statements.
 //
 // Names follow libuci's checks: option and section names are
 // [A-Za-z0-9_]+, section types any printable ASCII without blanks
@@ -49,7 +49,9 @@
 //     only blanks or a comment follow. A ';' with only blanks after it
 //     ("option a 'b';") is rejected by libuci and here.
 //   - Extra arguments, invalid names, options before the first section,
-//     unterminated quotes and NUL bytes are errors, as in strict libuci.
+//     unterminated quotes and NUL bytes are errors, as in libuci's strict
+//     mode (the default), except that libuci lets one extra argument pass
+//     if it is an empty quoted string; Parse does not.
 //   - Two package lines naming different packages are an error; libuci's
 //     load ignores package lines and uci import would split the file.
 //
