@@ -59,6 +59,7 @@ var errorCases = []struct {
 	{"';' then blanks at end of line", "config t\noption a b ; \t\n", 2, 15, "nothing after ';' at the end of the line", false, false},
 	{"two ';'", "config t\noption a 'b';;option c d\n", 2, 14, `invalid command ";option"`, false, false},
 	{"continuation then an indented blank line", "config t\noption a b \\\n  \noption c d\n", 3, 3, "blank line after a line continuation", false, false},
+	{"continuation then ';'", "config t\noption a b \\\n;option c d\n", 3, 1, `invalid command ";option"`, false, false},
 	{"keyword glued to a quote", "config t\noption'a' b\n", 2, 1, `invalid command "option'a'"`, false, false},
 }
 

@@ -103,6 +103,7 @@ option c "a"b'c'
 	{"continuation then comment line", "config t\noption a b \\\n# comment\noption c d\n", file("", anon("t", opt("a", "b"), opt("c", "d")))},
 	{"continuation then blank line", "config t\noption a b \\\n\noption c d\n", file("", anon("t", opt("a", "b"), opt("c", "d")))},
 	{"continuation starts the next statement", "config t\noption a b \\\n option c d\n", file("", anon("t", opt("a", "b"), opt("c", "d")))},
+	{"continuation then a vertical tab", "config t\noption a b \\\n\voption c d\n", file("", anon("t", opt("a", "b"), opt("c", "d")))},
 	{"no continuation in single quotes", "config t\noption a 'x\\\ny'\n", file("", anon("t", opt("a", "x\\\ny")))},
 
 	// Values over several lines.
