@@ -11,7 +11,7 @@ FUZZTIME  ?=
 BENCHTIME ?= 1s
 # Pure packages (no netlink, no host sockets) whose tests also run as
 # big-endian MIPS under qemu-user; see LAB-NOTES.md "Cross builds and QEMU".
-QEMU_PKGS ?= ./agent/wire/... ./agent/auth/... ./agent/encap/... ./agent/ha/... ./agent/mn/...
+QEMU_PKGS ?= ./agent/wire/... ./agent/auth/... ./agent/encap/... ./agent/ha/... ./agent/mn/... ./agent/uci/... ./agent/config/...
 
 CMD     := ./agent/cmd/mip4d
 LDFLAGS := -X main.version=$(VERSION)
