@@ -1,0 +1,49 @@
+// Package dataplane is mip4d's userspace data plane: the tunnels of a home
+// agent and of a mobile node, run over a TUN device and ordinary sockets
+// because the kernels mip4d targets may have no IPIP, GRE or FOU modules
+// (LAB-NOTES.md).
+//
+// It is laid out like wireguard-go. At the edges are small interfaces with
+// one Linux implementation each and an in-memory fake in the tests:
+//
+//   - [Device], an IP-level TUN device ([OpenTUN]: /dev/net/tun with
+//     IFF_TUN|IFF_NO_PI) that reads and writes single IPv4 datagrams.
+//   - [Conn], a datagram socket with batch-shaped I/O (recvmmsg/sendmmsg
+//     into a fixed ring of preallocated buffers): the Mobile IP UDP socket
+//     ([ListenUDP], port 434 on a home agent, the registration socket on a
+//     mobile node) and raw IPv4 sockets of protocol 4 (IP in IP) and 47
+//     (GRE) ([ListenRaw]).
+//
+// In the middle are the planes, pure forwarding logic over those
+// interfaces: [HA] (binding table fed by ha.Event, forward tunnelling to
+// care-of addresses or NAT mappings, RFC 3024 reverse tunnel checks,
+// RFC 3519 keepalive answers) and [MN] (the mobile node's tunnel from
+// mn.Tunnel, its keepalives). Both clamp the TCP MSS of SYNs crossing the
+// tunnel, fragment or answer ICMP "fragmentation needed" for datagrams that
+// do not fit the path MTU after encapsulation (RFC 2003 §5.1, RFC 3519
+// §4.8), and count every packet and every drop by reason in [Counters].
+//
+// The UDP port is shared with registration signalling: every message on it
+// that is not MIP Tunnel Data (type 4, RFC 3519 §3.3) is handed, with its
+// addresses (the destination from IP_PKTINFO, so a home agent can see a
+// request sent to a broadcast address), to a bounded channel read by the
+// daemon's engine goroutine ([HA.Control], [MN.Control]).
+//
+// Goroutines: Run starts one reader per file descriptor (the device and
+// each socket); each reader owns its buffers and writes its results
+// directly (sendmmsg to a socket, write to the device). The steady-state
+// paths allocate nothing per packet; the tests assert it with
+// testing.AllocsPerRun, and the benchmarks report packets per second.
+//
+// What a raw IPv4 socket does on Linux, as measured here and pinned by
+// TestRawSocketFacts: a protocol-4 (or 47) socket receives every such
+// datagram addressed to the host with its outer IPv4 header (recvmmsg;
+// net.IPConn.ReadFrom strips it), reassembled if it was fragmented, and
+// while it is open the kernel no longer answers ICMP protocol unreachable
+// (it does when none is open and no IPIP module is loaded). This package
+// sends with IP_HDRINCL: the kernel then keeps our TOS, DF, TTL and
+// Identification, fills in the checksum and Total Length (and the ID and
+// source when zero), routes by the sockaddr rather than the header, and
+// refuses a datagram larger than the route MTU with EMSGSIZE instead of
+// fragmenting it — which is why the planes fit every packet first.
+package dataplane
