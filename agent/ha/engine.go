@@ -602,3 +602,6 @@ func (e *Engine) Lookup(hoa netip.Addr) []Binding {
 	}
 	return out
 }
+
+// PoolUsage is the pool's size and how many addresses are bound or held.
+func (e *Engine) PoolUsage() (size, used int) { return e.pool.size(), e.pool.used() }

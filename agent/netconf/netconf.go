@@ -284,7 +284,7 @@ func (n *Net) ProxyARPs(dev string) ([]netip.Addr, error) {
 	return out, nil
 }
 
-// Change is a link or address change in the namespace. It only says that
+// Change is a link, address or route change in the namespace. It only says that
 // something changed on an interface; the daemon then reads the state it
 // cares about (the current care-of address), which keeps it correct even
 // when notifications are merged or lost.
@@ -294,14 +294,16 @@ type Change struct {
 	Addr  netip.Prefix // the address added or removed, if an address event
 	Up    bool         // for link events: the link is up with carrier
 	Link  bool         // a link event
-	New   bool         // address added (false: removed)
+	Route bool         // a route event; Addr is its destination (invalid for a default route)
+	New   bool         // address or route added (false: removed)
 }
 
-// Watch reports link and address changes on ch until ctx ends. It returns
+// Watch reports link, address and route changes on ch until ctx ends. It returns
 // once the subscriptions are in place.
 func (n *Net) Watch(ctx context.Context, ch chan<- Change) error {
 	addrs := make(chan netlink.AddrUpdate, 64)
 	links := make(chan netlink.LinkUpdate, 64)
+	routes := make(chan netlink.RouteUpdate, 64)
 	done := make(chan struct{})
 	errf := func(error) {}
 	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: n.nsPtr(), ErrorCallback: errf}); err != nil {
@@ -311,6 +313,10 @@ func (n *Net) Watch(ctx context.Context, ch chan<- Change) error {
 	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: n.nsPtr(), ErrorCallback: errf}); err != nil {
 		close(done)
 		return fmt.Errorf("netconf: link notifications: %w", err)
+	}
+	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{Namespace: n.nsPtr(), ErrorCallback: errf}); err != nil {
+		close(done)
+		return fmt.Errorf("netconf: route notifications: %w", err)
 	}
 	go func() {
 		defer close(done)
@@ -334,6 +340,15 @@ func (n *Net) Watch(ctx context.Context, ch chan<- Change) error {
 				a := u.Link.Attrs()
 				up := a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown && a.OperState != netlink.OperLowerLayerDown
 				send(ctx, ch, Change{Dev: a.Name, Index: a.Index, Link: true, Up: up})
+			case u, ok := <-routes:
+				if !ok {
+					return
+				}
+				c := Change{Index: u.LinkIndex, Route: true, New: u.Type == unix.RTM_NEWROUTE}
+				if u.Dst != nil {
+					c.Addr = prefixOf(u.Dst)
+				}
+				send(ctx, ch, c)
 			}
 		}
 	}()

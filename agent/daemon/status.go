@@ -1,0 +1,124 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Status is the answer to `mip4d status --json` (and the LuCI status
+// page's data). Keys never appear in it.
+type Status struct {
+	Role      string          `json:"role"`
+	Version   string          `json:"version"`
+	Started   time.Time       `json:"started"`
+	UptimeSec int64           `json:"uptime"`
+	HA        *HAStatus       `json:"ha,omitempty"`
+	MN        *MNStatus       `json:"mn,omitempty"`
+	DataPlane json.RawMessage `json:"dataplane,omitempty"`
+}
+
+// HAStatus is the home agent's part.
+type HAStatus struct {
+	Address     netip.Addr     `json:"address"`
+	HomeNetwork netip.Prefix   `json:"home_network"`
+	Bindings    int            `json:"bindings"`
+	MobileNodes int            `json:"mobile_nodes"`
+	PoolSize    int            `json:"pool_size,omitempty"`
+	PoolUsed    int            `json:"pool_used,omitempty"`
+	Revocations int            `json:"revocations_pending"`
+	Counters    any            `json:"counters"`
+	StateFile   string         `json:"state_file"`
+	StateSaved  time.Time      `json:"state_saved,omitzero"`
+	Extra       map[string]any `json:"extra,omitempty"`
+}
+
+// MNStatus is the mobile node's part.
+type MNStatus struct {
+	State    any `json:"registration"`
+	Counters any `json:"counters"`
+}
+
+// BindingRow is one line of `mip4d bindings --json`.
+type BindingRow struct {
+	HomeAddr      netip.Addr     `json:"home_addr"`
+	CareOf        netip.Addr     `json:"care_of"`
+	NAI           string         `json:"nai,omitempty"`
+	Endpoint      netip.AddrPort `json:"endpoint"`
+	Tunnel        string         `json:"tunnel"`
+	ReverseTunnel bool           `json:"reverse_tunnel"`
+	FA            netip.Addr     `json:"foreign_agent,omitzero"`
+	Lifetime      uint16         `json:"lifetime"`
+	Remaining     uint16         `json:"remaining"`
+	Registered    time.Time      `json:"registered"`
+}
+
+// PrintText renders a control answer for people.
+func PrintText(w io.Writer, cmd string, res json.RawMessage) error {
+	switch cmd {
+	case "bindings":
+		var rows []BindingRow
+		if err := json.Unmarshal(res, &rows); err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			fmt.Fprintln(w, "no bindings")
+			return nil
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "HOME ADDRESS\tCARE-OF\tENDPOINT\tTUNNEL\tREMAINING\tNAI")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%v\t%v\t%v\t%s\t%ds/%ds\t%s\n", r.HomeAddr, r.CareOf, r.Endpoint, r.Tunnel, r.Remaining, r.Lifetime, r.NAI)
+		}
+		return tw.Flush()
+	default:
+		var m map[string]any
+		if err := json.Unmarshal(res, &m); err != nil {
+			return err
+		}
+		printTree(w, "", m)
+		return nil
+	}
+}
+
+// printTree prints nested maps as indented "key: value" lines, keys sorted.
+func printTree(w io.Writer, indent string, m map[string]any) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch v := m[k].(type) {
+		case map[string]any:
+			if len(v) == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "%s%s:\n", indent, k)
+			printTree(w, indent+"  ", v)
+		case []any:
+			parts := make([]string, len(v))
+			for i, x := range v {
+				parts[i] = fmt.Sprint(x)
+			}
+			fmt.Fprintf(w, "%s%s: %s\n", indent, k, strings.Join(parts, ", "))
+		case float64:
+			fmt.Fprintf(w, "%s%s: %v\n", indent, k, int64(v))
+		default:
+			fmt.Fprintf(w, "%s%s: %v\n", indent, k, v)
+		}
+	}
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`null`)
+	}
+	return b
+}
