@@ -209,6 +209,9 @@ func (e *Engine) SetCareOf(coa netip.Addr, now time.Time) Output {
 		e.merge(&out, e.register(now, true))
 		return out
 	}
+	if e.state == AtHome {
+		e.state = Detached // left home
+	}
 	e.Counters.Moves.Add(1)
 	return e.register(now, false)
 }

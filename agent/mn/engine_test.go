@@ -395,3 +395,18 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaveHome: after deregistering at home, a foreign address makes the
+// node register again as a co-located node (D bit, UDP request).
+func TestLeaveHome(t *testing.T) {
+	l := newLab(t, nil, nil)
+	l.deliver(l.mn.SetCareOf(coa1, t0), t0)
+	l.deliver(l.mn.SetCareOf(netip.MustParseAddr("10.10.0.200"), t0.Add(time.Second)), t0.Add(time.Second))
+	out := l.mn.SetCareOf(coa2, t0.Add(2*time.Second))
+	if len(out.Send) != 1 || wire.RequestView(out.Send[0].Data).Flags()&wire.FlagD == 0 {
+		t.Fatal("registration after leaving home must be co-located (D)")
+	}
+	if o := l.deliver(out, t0.Add(2*time.Second)); o.Tunnel == nil || !o.Tunnel.Up || l.mn.State() != Registered {
+		t.Fatalf("not registered after leaving home: %v", l.mn.State())
+	}
+}

@@ -204,8 +204,10 @@ func (n *Net) DefaultRoute() (Route, bool, error) {
 		return Route{}, false, err
 	}
 	for _, r := range rs {
-		if r.Dst != nil && r.Dst.IP.To4() != nil && !r.Dst.IP.Equal(net.IPv4zero) {
-			continue
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+				continue // 0.0.0.0/1 is not a default route
+			}
 		}
 		out := Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Metric: r.Priority}
 		if gw, ok := netip.AddrFromSlice(r.Gw); ok {

@@ -1,0 +1,339 @@
+package scenario
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/lab"
+)
+
+// Probe is a sequence-numbered UDP echo stream from one namespace to a
+// responder in another: each probe carries its sequence number, the
+// responder sends it straight back, and the sender records when each echo
+// came back. A handoff shows as a gap in the echoes and as probes that
+// never returned. It is bounded: it sends at most MaxProbes.
+type Probe struct {
+	Interval time.Duration
+
+	conn, resp *net.UDPConn
+	start      time.Time
+	mu         sync.Mutex
+	sentAt     []time.Duration // by sequence number
+	echoAt     []time.Duration // 0: no echo
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	sent       atomic.Int64
+}
+
+// MaxProbes bounds every probe stream.
+const MaxProbes = 200_000
+
+// StartProbe starts a responder on port in ns `to` at addr and a sender in
+// ns `from`, sending every interval.
+func StartProbe(l *lab.Lab, from, to string, addr netip.Addr, port uint16, interval time.Duration) (*Probe, error) {
+	p := &Probe{Interval: interval, stop: make(chan struct{})}
+	err := l.In(to, func() (err error) {
+		p.resp, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.IPv4Unspecified(), port)))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = l.In(from, func() (err error) {
+		p.conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, port)))
+		return err
+	})
+	if err != nil {
+		p.resp.Close()
+		return nil, err
+	}
+	p.start = time.Now()
+	p.wg.Add(3)
+	go p.echo()
+	go p.receive()
+	go p.send()
+	return p, nil
+}
+
+func (p *Probe) echo() {
+	defer p.wg.Done()
+	buf := make([]byte, 64)
+	for {
+		n, from, err := p.resp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		_, _ = p.resp.WriteToUDPAddrPort(buf[:n], from)
+	}
+}
+
+func (p *Probe) send() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.Interval)
+	defer t.Stop()
+	var buf [16]byte
+	for seq := uint64(0); seq < MaxProbes; seq++ {
+		binary.BigEndian.PutUint64(buf[:], seq)
+		p.mu.Lock()
+		p.sentAt = append(p.sentAt, time.Since(p.start))
+		p.echoAt = append(p.echoAt, 0)
+		p.mu.Unlock()
+		_, _ = p.conn.Write(buf[:]) // errors (no route yet) count as losses
+		p.sent.Add(1)
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Probe) receive() {
+	defer p.wg.Done()
+	buf := make([]byte, 64)
+	for {
+		n, err := p.conn.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // ICMP errors surface as read errors on a connected socket
+		}
+		if n < 8 {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(buf[:8])
+		at := time.Since(p.start)
+		p.mu.Lock()
+		if seq < uint64(len(p.echoAt)) && p.echoAt[seq] == 0 {
+			p.echoAt[seq] = at
+		}
+		p.mu.Unlock()
+	}
+}
+
+// Now is the probe's clock (time since it started).
+func (p *Probe) Now() time.Duration { return time.Since(p.start) }
+
+// Stop ends the stream and waits for its goroutines.
+func (p *Probe) Stop() {
+	select {
+	case <-p.stop:
+		return
+	default:
+	}
+	close(p.stop)
+	time.Sleep(2 * p.Interval) // let the last echoes arrive
+	p.conn.Close()
+	p.resp.Close()
+	p.wg.Wait()
+}
+
+// Handoff is what one move cost the stream.
+type Handoff struct {
+	// Gap is the longest time without an echo around the move: from the
+	// last echo of a probe sent before the move to the first echo after it.
+	Gap time.Duration
+	// Lost is how many probes sent in that window never came back.
+	Lost int
+	// Recovered says echoes came back after the move at all.
+	Recovered bool
+}
+
+// Measure returns the handoff cost of a move made at probe time at,
+// looking at echoes up to until (probe time).
+func (p *Probe) Measure(at, until time.Duration) Handoff {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var echoes []time.Duration
+	for i, e := range p.echoAt {
+		if e != 0 && p.sentAt[i] <= until {
+			echoes = append(echoes, e)
+		}
+	}
+	sort.Slice(echoes, func(i, j int) bool { return echoes[i] < echoes[j] })
+	var before, after time.Duration = -1, -1
+	for _, e := range echoes {
+		if e <= at {
+			before = e
+		} else if after < 0 {
+			after = e
+		}
+	}
+	h := Handoff{Recovered: after >= 0}
+	if !h.Recovered {
+		return h
+	}
+	if before < 0 {
+		before = at
+	}
+	h.Gap = after - before
+	// Probes sent between the last echo before and the first after that
+	// never came back.
+	for i, s := range p.sentAt {
+		if s > before-p.Interval && s < after && s <= until && p.echoAt[i] == 0 {
+			h.Lost++
+		}
+	}
+	return h
+}
+
+// Totals is the whole stream's account.
+func (p *Probe) Totals() (sent, echoed int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.echoAt {
+		if e != 0 {
+			echoed++
+		}
+	}
+	return len(p.sentAt), echoed
+}
+
+// Stream is a long-lived TCP connection between two namespaces: both ends
+// write a small message every interval and read the other's. A handoff
+// must not break it.
+type Stream struct {
+	client, server net.Conn
+	ln             net.Listener
+	stop           chan struct{}
+	wg             sync.WaitGroup
+	mu             sync.Mutex
+	err            error
+	received       atomic.Int64
+	lastRecv       atomic.Int64 // unix nanoseconds
+}
+
+// StartStream connects from ns `from` to a listener in ns `to`.
+func StartStream(l *lab.Lab, from, to string, addr netip.Addr, port uint16, interval time.Duration) (*Stream, error) {
+	s := &Stream{stop: make(chan struct{})}
+	err := l.In(to, func() (err error) {
+		s.ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := s.ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	err = l.In(from, func() (err error) {
+		d := net.Dialer{Timeout: 5 * time.Second}
+		s.client, err = d.Dial("tcp4", netip.AddrPortFrom(addr, port).String())
+		return err
+	})
+	if err != nil {
+		s.ln.Close()
+		return nil, err
+	}
+	select {
+	case c, ok := <-accepted:
+		if !ok {
+			s.client.Close()
+			return nil, errors.New("stream: accept failed")
+		}
+		s.server = c
+	case <-time.After(5 * time.Second):
+		s.client.Close()
+		s.ln.Close()
+		return nil, errors.New("stream: no connection")
+	}
+	for _, c := range []net.Conn{s.client, s.server} {
+		s.wg.Add(2)
+		go s.write(c, interval)
+		go s.read(c)
+	}
+	return s, nil
+}
+
+func (s *Stream) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+func (s *Stream) write(c net.Conn, interval time.Duration) {
+	defer s.wg.Done()
+	msg := make([]byte, 512)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write(msg); err != nil {
+			select {
+			case <-s.stop:
+			default:
+				s.fail(fmt.Errorf("stream write: %w", err))
+			}
+			return
+		}
+	}
+}
+
+func (s *Stream) read(c net.Conn) {
+	defer s.wg.Done()
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			s.received.Add(int64(n))
+			s.lastRecv.Store(time.Now().UnixNano())
+		}
+		if err != nil {
+			select {
+			case <-s.stop:
+			default:
+				if err != io.EOF {
+					s.fail(fmt.Errorf("stream read: %w", err))
+				} else {
+					s.fail(errors.New("stream closed by the peer"))
+				}
+			}
+			return
+		}
+	}
+}
+
+// Received is the number of bytes both ends have read.
+func (s *Stream) Received() int64 { return s.received.Load() }
+
+// Err is the first error the connection met, if any.
+func (s *Stream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Stop closes the connection and waits for its goroutines.
+func (s *Stream) Stop() {
+	select {
+	case <-s.stop:
+		return
+	default:
+	}
+	close(s.stop)
+	s.client.Close()
+	s.server.Close()
+	s.ln.Close()
+	s.wg.Wait()
+}

@@ -1,0 +1,313 @@
+// Package scenario builds and drives the roaming labs of DESIGN.md §3 for
+// the end-to-end tests and `make demo`: the topology, the mip4d daemons in
+// it, moving the mobile node between access networks, and the probes
+// (a sequence-numbered UDP echo stream and a long-lived TCP connection)
+// whose gaps and losses measure each handoff.
+package scenario
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/daemon"
+	"github.com/mip4d/mip4d/agent/internal/lab"
+	"github.com/mip4d/mip4d/agent/uci"
+)
+
+// Addresses of the roaming lab:
+//
+//	[cn] 10.0.0.2 ──── 10.0.0.1 [ha] 198.51.100.1 ──── .254 [inet]
+//	                      (home network 10.10.0.0/16 on TUN)  │ 203.0.113.1/30   │ 203.0.113.5/30
+//	                                                        [nat1] .2           [nat2] .6
+//	                                                   192.168.1.1/24       192.168.2.1/24
+//	                                                            \               /
+//	                                                     hs1 192.168.1.10   hs2 192.168.2.10
+//	                                                               [mn] home 10.10.0.5
+var (
+	CN       = netip.MustParseAddr("10.0.0.2")
+	HAAddr   = netip.MustParseAddr("198.51.100.1")
+	HomeNet  = netip.MustParsePrefix("10.10.0.0/16")
+	HoA      = netip.MustParseAddr("10.10.0.5")
+	NATAddrs = [3]netip.Addr{{}, netip.MustParseAddr("203.0.113.2"), netip.MustParseAddr("203.0.113.6")}
+	CoAs     = [3]netip.Addr{{}, netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("192.168.2.10")}
+	Gateways = [3]netip.Addr{{}, netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("192.168.2.1")}
+)
+
+// The shared MN-HA key of the lab (not a secret anyone uses).
+const (
+	labSPI = "1000"
+	labKey = "0x6d6970346420726f616d696e67206c6162"
+	mnNAI  = "laptop@example.net"
+)
+
+// Roaming is the lab of issue 3: cn, ha, inet, nat1, nat2 and mn.
+type Roaming struct {
+	L   *lab.Lab
+	Bin string // the mip4d binary
+	HA  *lab.Proc
+	MN  *lab.Proc
+	// At is the access network the mobile node is on (1 or 2; 0: none).
+	At int
+	// Keepalive is the NAT keepalive interval the HA gives, seconds.
+	Keepalive int
+	// Lifetime the MN asks for, seconds.
+	Lifetime int
+}
+
+// Build creates the namespaces, links, addresses, routes and NATs.
+func Build(l *lab.Lab, bin string) (*Roaming, error) {
+	r := &Roaming{L: l, Bin: bin, Keepalive: 10, Lifetime: 60}
+	steps := []func() error{
+		func() error { return each([]string{"cn", "ha", "inet", "nat1", "nat2", "mn"}, l.AddNS) },
+		func() error { return l.Veth("cn", "eth0", "ha", "lan") },
+		func() error { return l.Veth("ha", "wan", "inet", "ha") },
+		func() error { return l.Veth("inet", "nat1", "nat1", "wan") },
+		func() error { return l.Veth("inet", "nat2", "nat2", "wan") },
+		func() error { return l.Veth("nat1", "lan", "mn", "hs1") },
+		func() error { return l.Veth("nat2", "lan", "mn", "hs2") },
+		func() error { return l.Addr("cn", "eth0", "10.0.0.2/24") },
+		func() error { return l.Route("cn", "default", "via", "10.0.0.1") },
+		func() error { return l.Addr("ha", "lan", "10.0.0.1/24") },
+		func() error { return l.Addr("ha", "wan", "198.51.100.1/24") },
+		func() error { return l.Route("ha", "default", "via", "198.51.100.254") },
+		func() error { return l.Router("ha") },
+		func() error { return l.Addr("inet", "ha", "198.51.100.254/24") },
+		func() error { return l.Addr("inet", "nat1", "203.0.113.1/30") },
+		func() error { return l.Addr("inet", "nat2", "203.0.113.5/30") },
+		func() error { return l.Router("inet") },
+		func() error { return l.Addr("nat1", "wan", "203.0.113.2/30") },
+		func() error { return l.Route("nat1", "default", "via", "203.0.113.1") },
+		func() error { return l.Addr("nat1", "lan", "192.168.1.1/24") },
+		func() error { return l.NAT("nat1", "wan", false) },
+		func() error { return l.Addr("nat2", "wan", "203.0.113.6/30") },
+		func() error { return l.Route("nat2", "default", "via", "203.0.113.5") },
+		func() error { return l.Addr("nat2", "lan", "192.168.2.1/24") },
+		func() error { return l.NAT("nat2", "wan", true) },
+		func() error { return l.IP("mn", "link", "set", "hs2", "down") },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func each(names []string, f func(string) error) error {
+	for _, n := range names {
+		if err := f(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Socket is the control socket path of a daemon in the lab.
+func (r *Roaming) Socket(name string) string { return filepath.Join(r.L.Dir(), name+".sock") }
+
+func (r *Roaming) writeConfig(name string, f *uci.File) (string, error) {
+	p := filepath.Join(r.L.Dir(), name+".conf")
+	return p, uci.WriteFile(p, f, 0o600)
+}
+
+func section(f *uci.File, typ, name string, opts ...string) *uci.Section {
+	s, err := f.AddSection(typ, name)
+	if err != nil {
+		panic(err)
+	}
+	for i := 0; i+1 < len(opts); i += 2 {
+		if err := s.Set(opts[i], opts[i+1]); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}
+
+// HAConfig writes the home agent's configuration; extra options go to
+// the homeagent section.
+func (r *Roaming) HAConfig(extra ...string) (string, error) {
+	f := &uci.File{}
+	section(f, "mip4d", "globals", "role", "ha", "log_level", "debug",
+		"state_dir", filepath.Join(r.L.Dir(), "ha-state"), "control_socket", r.Socket("ha"))
+	section(f, "homeagent", "homeagent", append([]string{"address", HAAddr.String(), "home_network", HomeNet.String(),
+		"max_lifetime", "600", "keepalive", fmt.Sprint(r.Keepalive)}, extra...)...)
+	section(f, "mobile_node", "", "nai", mnNAI, "home_address", HoA.String(), "spi", labSPI, "key", labKey)
+	return r.writeConfig("ha", f)
+}
+
+// MNConfig writes the mobile node's configuration.
+func (r *Roaming) MNConfig(extra ...string) (string, error) {
+	f := &uci.File{}
+	section(f, "mip4d", "globals", "role", "mn", "log_level", "debug", "control_socket", r.Socket("mn"))
+	section(f, "mobilenode", "mobilenode", append([]string{"nai", mnNAI, "home_address", HoA.String(),
+		"home_network", HomeNet.String(), "home_agent", HAAddr.String(), "spi", labSPI, "key", labKey,
+		"lifetime", fmt.Sprint(r.Lifetime), "keepalive", fmt.Sprint(r.Keepalive)}, extra...)...)
+	return r.writeConfig("mn", f)
+}
+
+// StartHA starts (or restarts) the home agent.
+func (r *Roaming) StartHA(extra ...string) error {
+	cfg, err := r.HAConfig(extra...)
+	if err != nil {
+		return err
+	}
+	r.HA, err = r.L.Start("ha", "ha", r.Bin, "run", "--config", cfg)
+	if err != nil {
+		return err
+	}
+	return r.waitSocket("ha", r.HA)
+}
+
+// StartMN starts the mobile node.
+func (r *Roaming) StartMN(extra ...string) error {
+	cfg, err := r.MNConfig(extra...)
+	if err != nil {
+		return err
+	}
+	r.MN, err = r.L.Start("mn", "mn", r.Bin, "run", "--config", cfg)
+	if err != nil {
+		return err
+	}
+	return r.waitSocket("mn", r.MN)
+}
+
+func (r *Roaming) waitSocket(name string, p *lab.Proc) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if !p.Running() {
+			return fmt.Errorf("%s exited at start:\n%s", name, p.Output())
+		}
+		if _, err := os.Stat(r.Socket(name)); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not open its control socket", name)
+}
+
+// MoveTo attaches the mobile node to access network hs (1 or 2), as a
+// roam does: the old link goes down and loses its address; the new link
+// comes up, gets its address and default route (what DHCP would give).
+func (r *Roaming) MoveTo(hs int) error {
+	if r.At != 0 {
+		old := fmt.Sprintf("hs%d", r.At)
+		if err := r.L.IP("mn", "addr", "flush", "dev", old); err != nil {
+			return err
+		}
+		if err := r.L.IP("mn", "link", "set", old, "down"); err != nil {
+			return err
+		}
+	}
+	dev := fmt.Sprintf("hs%d", hs)
+	if err := r.L.IP("mn", "link", "set", dev, "up"); err != nil {
+		return err
+	}
+	if err := r.L.Addr("mn", dev, CoAs[hs].String()+"/24"); err != nil {
+		return err
+	}
+	if err := r.L.Route("mn", "default", "via", Gateways[hs].String(), "dev", dev); err != nil {
+		return err
+	}
+	r.At = hs
+	return nil
+}
+
+// Control asks a daemon of the lab through its control socket.
+func (r *Roaming) Control(name, cmd string, v any) error {
+	out, err := r.L.Exec(name, r.Bin, cmd, "--json", "--socket", r.Socket(name))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(out), v)
+}
+
+// MNState is the mobile node's registration state.
+type MNState struct {
+	State    string     `json:"state"`
+	HomeAddr netip.Addr `json:"home_addr"`
+	CareOf   netip.Addr `json:"care_of"`
+	UDP      bool       `json:"udp_tunnel"`
+	LastCode string     `json:"last_reply"`
+}
+
+// MNStatus returns the mobile node's registration state.
+func (r *Roaming) MNStatus() (MNState, error) {
+	var s struct {
+		MN struct {
+			Registration MNState `json:"registration"`
+		} `json:"mn"`
+	}
+	err := r.Control("mn", "status", &s)
+	return s.MN.Registration, err
+}
+
+// Bindings returns the home agent's bindings.
+func (r *Roaming) Bindings() ([]daemon.BindingRow, error) {
+	var rows []daemon.BindingRow
+	err := r.Control("ha", "bindings", &rows)
+	return rows, err
+}
+
+// WaitBinding waits until the home agent holds a binding of the home
+// address with care-of address coa (any binding when coa is invalid;
+// none when gone is true).
+func (r *Roaming) WaitBinding(coa netip.Addr, gone bool, timeout time.Duration) (daemon.BindingRow, error) {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		rows, err := r.Bindings()
+		last = err
+		if err == nil {
+			var found *daemon.BindingRow
+			for i := range rows {
+				if rows[i].HomeAddr == HoA && (!coa.IsValid() || rows[i].CareOf == coa) {
+					found = &rows[i]
+				}
+			}
+			if gone && len(rows) == 0 {
+				return daemon.BindingRow{}, nil
+			}
+			if !gone && found != nil {
+				return *found, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if last == nil {
+		last = errors.New("condition not reached")
+	}
+	return daemon.BindingRow{}, fmt.Errorf("waiting for binding (care-of %v, gone %v): %w", coa, gone, last)
+}
+
+// WaitRegistered waits until the mobile node reports itself registered
+// from care-of address coa.
+func (r *Roaming) WaitRegistered(coa netip.Addr, timeout time.Duration) (MNState, error) {
+	deadline := time.Now().Add(timeout)
+	var s MNState
+	var err error
+	for time.Now().Before(deadline) {
+		s, err = r.MNStatus()
+		if err == nil && s.State == "registered" && s.CareOf == coa {
+			return s, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s, fmt.Errorf("mobile node not registered from %v: state %+v, %v", coa, s, err)
+}
+
+// Logs returns the tail of both daemons' logs, for failure reports.
+func (r *Roaming) Logs() string {
+	var b strings.Builder
+	for _, p := range []*lab.Proc{r.HA, r.MN} {
+		if p != nil {
+			fmt.Fprintf(&b, "--- %s\n%s\n", p.Name, p.Output())
+		}
+	}
+	return b.String()
+}
