@@ -35,9 +35,10 @@ type Config struct {
 	// Keepalive is the default keepalive interval, used when the home
 	// agent's reply gives 0 (RFC 3519 §3.2). Zero means 110 s (§4.9).
 	Keepalive time.Duration
-	// KeepaliveMisses is how many intervals without an answered keepalive
-	// make the node register again (RFC 3519 §4.10). Zero means 3.
-	KeepaliveMisses int
+	// KeepaliveRetries is how many times an unanswered keepalive is sent
+	// again, a second apart, before the node concludes the NAT lost its
+	// mapping and registers again (RFC 3519 §4.10). Zero means 3.
+	KeepaliveRetries int
 	// MaxRetransmit caps the retransmission interval. Zero means 8 s.
 	MaxRetransmit time.Duration
 }
@@ -149,8 +150,10 @@ type Engine struct {
 	renewAt     time.Time
 	tunnel      Tunnel
 	keepalive   time.Duration
-	nextKA      time.Time
+	nextKA      time.Time // next keepalive (or retry) due
 	lastKAReply time.Time
+	kaSentAt    time.Time // the unanswered keepalive's first send; zero if none
+	kaRetries   int
 	lastCode    wire.Code
 
 	Counters Counters
@@ -165,8 +168,8 @@ func New(cfg Config, rand io.Reader) (*Engine, error) {
 	if cfg.MaxRetransmit <= 0 {
 		cfg.MaxRetransmit = defaultMaxRetrans
 	}
-	if cfg.KeepaliveMisses <= 0 {
-		cfg.KeepaliveMisses = 3
+	if cfg.KeepaliveRetries <= 0 {
+		cfg.KeepaliveRetries = 3
 	}
 	e := &Engine{cfg: cfg, ids: auth.IDGenerator{Method: cfg.SA.Replay, Rand: rand}}
 	if cfg.HomeAddr.IsValid() && !cfg.HomeAddr.IsUnspecified() {
@@ -425,6 +428,7 @@ func (e *Engine) accepted(b []byte, v wire.ReplyView, l wire.Layout, now time.Ti
 		e.keepalive = max(e.keepalive, minKeepalive)
 		e.nextKA = now.Add(e.keepalive)
 		e.lastKAReply = now
+		e.kaSentAt, e.kaRetries = time.Time{}, 0
 	}
 	e.Counters.Registrations.Add(1)
 	return e.setTunnel(t)
@@ -432,7 +436,13 @@ func (e *Engine) accepted(b []byte, v wire.ReplyView, l wire.Layout, now time.Ti
 
 // KeepaliveAnswered tells the engine the home agent answered a keepalive
 // (or any tunnelled packet arrived, which proves the mapping too).
-func (e *Engine) KeepaliveAnswered(now time.Time) { e.lastKAReply = now }
+func (e *Engine) KeepaliveAnswered(now time.Time) {
+	e.lastKAReply = now
+	if !e.kaSentAt.IsZero() {
+		e.kaSentAt, e.kaRetries = time.Time{}, 0
+		e.nextKA = now.Add(e.keepalive)
+	}
+}
 
 // Tick runs the timers due at now.
 func (e *Engine) Tick(now time.Time) Output {
@@ -463,16 +473,27 @@ func (e *Engine) Tick(now time.Time) Output {
 		e.merge(&out, e.register(now, false))
 	}
 	if e.state == Registered && e.tunnel.UDP && !now.Before(e.nextKA) {
-		if now.Sub(e.lastKAReply) >= time.Duration(e.cfg.KeepaliveMisses)*e.keepalive {
-			// RFC 3519 §4.10: the NAT probably lost our mapping.
-			e.Counters.KeepaliveFailures.Add(1)
-			e.lastKAReply = now
-			e.merge(&out, e.register(now, false))
-		} else {
+		// RFC 3519 §4.9–4.10: a keepalive every interval; an unanswered
+		// one is sent again each second; after the retries the NAT has
+		// probably lost our mapping, and registering again tells the home
+		// agent the new one.
+		switch {
+		case e.kaSentAt.IsZero():
+			e.kaSentAt = now
 			out.Keepalive = true
 			e.Counters.Keepalives.Add(1)
+			e.nextKA = now.Add(time.Second)
+		case e.kaRetries < e.cfg.KeepaliveRetries:
+			e.kaRetries++
+			out.Keepalive = true
+			e.Counters.Keepalives.Add(1)
+			e.nextKA = now.Add(time.Second)
+		default:
+			e.Counters.KeepaliveFailures.Add(1)
+			e.kaSentAt, e.kaRetries = time.Time{}, 0
+			e.nextKA = now.Add(e.keepalive)
+			e.merge(&out, e.register(now, false))
 		}
-		e.nextKA = now.Add(e.keepalive)
 	}
 	if e.fa.IsValid() && !e.advDue.IsZero() && !now.Before(e.advDue) {
 		// §2.4.2: the agent's advertisement expired; solicit a new one.

@@ -147,24 +147,37 @@ func TestNATKeepaliveAndRecovery(t *testing.T) {
 		t.Fatalf("HA binding %+v", b)
 	}
 	// Keepalives every 20 s (the HA's interval), answered.
-	now := t0
+	now, answered := t0, t0
 	for i := 1; i <= 3; i++ {
-		now = t0.Add(time.Duration(20*i) * time.Second)
+		now = l.mn.NextTimer()
+		if d := now.Sub(answered); d != 20*time.Second {
+			t.Fatalf("keepalive %d due %v after the last answer, want 20s", i, d)
+		}
 		o := l.mn.Tick(now)
 		if !o.Keepalive || len(o.Send) != 0 {
 			t.Fatalf("keepalive %d: %+v", i, o)
 		}
-		l.mn.KeepaliveAnswered(now)
+		answered = now.Add(10 * time.Millisecond)
+		l.mn.KeepaliveAnswered(answered)
 	}
-	// The NAT reboots (conntrack -F): a new mapping, keepalives die.
+	// The NAT reboots (conntrack -F): a new mapping, keepalives die. The
+	// keepalive is sent again three times a second apart, then the node
+	// registers again.
 	l.nat = netip.AddrPortFrom(nat1, 40777)
-	var reg Output
-	for i := 4; i <= 7 && len(reg.Send) == 0; i++ {
-		now = t0.Add(time.Duration(20*i) * time.Second)
-		reg = l.mn.Tick(now)
+	now = l.mn.NextTimer()
+	if o := l.mn.Tick(now); !o.Keepalive {
+		t.Fatal("no keepalive")
 	}
+	for i := 1; i <= 3; i++ {
+		now = l.mn.NextTimer()
+		if o := l.mn.Tick(now); !o.Keepalive || len(o.Send) != 0 {
+			t.Fatalf("retry %d: %+v", i, o)
+		}
+	}
+	now = l.mn.NextTimer()
+	reg := l.mn.Tick(now)
 	if len(reg.Send) != 1 {
-		t.Fatal("no re-registration after three unanswered keepalive intervals")
+		t.Fatal("no re-registration after the keepalive retries")
 	}
 	l.deliver(reg, now)
 	if b := l.ha.Lookup(hoa)[0]; b.Endpoint != l.nat {

@@ -137,51 +137,51 @@ func (p *Probe) Stop() {
 	p.wg.Wait()
 }
 
-// Handoff is what one move cost the stream.
+// Handoff is what one event (a move, a NAT reboot) cost the stream.
 type Handoff struct {
-	// Gap is the longest time without an echo around the move: from the
-	// last echo of a probe sent before the move to the first echo after it.
+	// Gap is the longest time without an echo in the window: between two
+	// consecutive echoes, counting from the last echo before the event.
 	Gap time.Duration
-	// Lost is how many probes sent in that window never came back.
+	// Lost is how many probes sent in the window never came back.
 	Lost int
-	// Recovered says echoes came back after the move at all.
+	// Recovered says echoes came back after the event at all.
 	Recovered bool
 }
 
-// Measure returns the handoff cost of a move made at probe time at,
-// looking at echoes up to until (probe time).
+// Measure returns the cost of an event at probe time at, looking at the
+// probes sent up to until (probe time) — leave a few intervals before
+// until for the last echoes to return.
 func (p *Probe) Measure(at, until time.Duration) Handoff {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var echoes []time.Duration
-	for i, e := range p.echoAt {
-		if e != 0 && p.sentAt[i] <= until {
-			echoes = append(echoes, e)
+	var h Handoff
+	for i, sent := range p.sentAt {
+		if sent > until {
+			break
 		}
+		e := p.echoAt[i]
+		if e == 0 {
+			if sent >= at {
+				h.Lost++
+			}
+			continue
+		}
+		echoes = append(echoes, e)
 	}
 	sort.Slice(echoes, func(i, j int) bool { return echoes[i] < echoes[j] })
-	var before, after time.Duration = -1, -1
+	prev := time.Duration(-1)
 	for _, e := range echoes {
 		if e <= at {
-			before = e
-		} else if after < 0 {
-			after = e
+			prev = e
+			continue
 		}
-	}
-	h := Handoff{Recovered: after >= 0}
-	if !h.Recovered {
-		return h
-	}
-	if before < 0 {
-		before = at
-	}
-	h.Gap = after - before
-	// Probes sent between the last echo before and the first after that
-	// never came back.
-	for i, s := range p.sentAt {
-		if s > before-p.Interval && s < after && s <= until && p.echoAt[i] == 0 {
-			h.Lost++
+		h.Recovered = true
+		if prev < 0 {
+			prev = at
 		}
+		h.Gap = max(h.Gap, e-prev)
+		prev = e
 	}
 	return h
 }

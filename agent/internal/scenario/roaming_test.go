@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +58,161 @@ func TestRegisterThroughNAT(t *testing.T) {
 	sent, echoed := p.Totals()
 	if echoed < sent-2 {
 		t.Fatalf("probe: %d sent, %d echoed", sent, echoed)
+	}
+}
+
+// startRegistered builds the lab, attaches the mobile node to hs1 and
+// starts both daemons.
+func startRegistered(t *testing.T) *Roaming {
+	r := newRoaming(t)
+	must(t, r.MoveTo(1))
+	must(t, r.StartHA())
+	must(t, r.StartMN())
+	_, err := r.WaitRegistered(CoAs[1], 10*time.Second)
+	must(t, err)
+	return r
+}
+
+// TestHandoffs moves the mobile node five times between the two NATed
+// access networks while a 100/s UDP echo stream and a TCP connection run
+// from its home address to cn.
+func TestHandoffs(t *testing.T) {
+	r := startRegistered(t)
+	p, err := StartProbe(r.L, "mn", "cn", CN, 7007, 10*time.Millisecond)
+	must(t, err)
+	defer p.Stop()
+	s, err := StartStream(r.L, "mn", "cn", CN, 7008, 20*time.Millisecond)
+	must(t, err)
+	defer s.Stop()
+	time.Sleep(300 * time.Millisecond)
+	results := r.Handoffs(p, 5, 400*time.Millisecond, nil)
+	for _, m := range results {
+		t.Logf("move %d hs%d->hs%d care-of %v NAT %v: gap %v, lost %d, binding after %v", m.N, m.From, m.To, m.CareOf, m.NAT,
+			m.Gap.Round(time.Millisecond), m.Lost, m.Elapsed.Round(time.Millisecond))
+		if m.Err != nil {
+			t.Fatal(m.Err)
+		}
+		if m.NAT.Addr() != NATAddrs[m.To] {
+			t.Errorf("move %d: the HA's endpoint %v is not nat%d's address", m.N, m.NAT, m.To)
+		}
+	}
+	before := s.Received()
+	time.Sleep(300 * time.Millisecond)
+	if err := s.Err(); err != nil {
+		t.Fatalf("TCP connection did not survive the handoffs: %v", err)
+	}
+	if s.Received() <= before {
+		t.Fatal("TCP connection stalled after the last handoff")
+	}
+}
+
+// TestNATFlush: nat2 (random ports) reboots and forgets every mapping. The
+// node's keepalives go unanswered, it registers again through the new
+// mapping, and traffic resumes.
+func TestNATFlush(t *testing.T) {
+	r := newRoaming(t)
+	must(t, r.MoveTo(2))
+	must(t, r.StartHA())
+	must(t, r.StartMN())
+	_, err := r.WaitRegistered(CoAs[2], 10*time.Second)
+	must(t, err)
+	b0, err := r.WaitBinding(CoAs[2], false, 5*time.Second)
+	must(t, err)
+	p, err := StartProbe(r.L, "mn", "cn", CN, 7007, 20*time.Millisecond)
+	must(t, err)
+	defer p.Stop()
+	time.Sleep(300 * time.Millisecond)
+	at := p.Now()
+	must(t, r.L.FlushConntrack("nat2"))
+	// Recovery takes up to one keepalive interval, three retries and a
+	// registration.
+	deadline := time.Now().Add(time.Duration(r.Keepalive+8) * time.Second)
+	var b1 = b0
+	for time.Now().Before(deadline) && b1.Endpoint == b0.Endpoint {
+		time.Sleep(200 * time.Millisecond)
+		b1, _ = r.WaitBinding(CoAs[2], false, time.Second)
+	}
+	if b1.Endpoint == b0.Endpoint {
+		t.Fatalf("binding still on the lost mapping %v after %v", b0.Endpoint, time.Duration(r.Keepalive+8)*time.Second)
+	}
+	time.Sleep(500 * time.Millisecond)
+	h := p.Measure(at, p.Now()-200*time.Millisecond)
+	if !h.Recovered {
+		t.Fatal("traffic did not resume after the NAT flush")
+	}
+	t.Logf("NAT mapping %v -> %v; outage %v, %d probes lost", b0.Endpoint, b1.Endpoint, h.Gap.Round(time.Millisecond), h.Lost)
+}
+
+// TestHARestart: the home agent crashes and comes back; it restores the
+// binding from its state file and traffic resumes without the node
+// registering again.
+func TestHARestart(t *testing.T) {
+	r := startRegistered(t)
+	_, err := r.WaitBinding(CoAs[1], false, 5*time.Second)
+	must(t, err)
+	time.Sleep(1500 * time.Millisecond) // the state file is written within a second of a change
+	p, err := StartProbe(r.L, "mn", "cn", CN, 7007, 20*time.Millisecond)
+	must(t, err)
+	defer p.Stop()
+	time.Sleep(200 * time.Millisecond)
+	at := p.Now()
+	r.HA.Kill()
+	time.Sleep(300 * time.Millisecond)
+	must(t, r.StartHA())
+	b, err := r.WaitBinding(CoAs[1], false, 5*time.Second)
+	must(t, err)
+	if !strings.Contains(r.HA.Output(), "restored=1") {
+		t.Fatalf("the binding was not restored from the state file:\n%s", r.HA.Output())
+	}
+	time.Sleep(500 * time.Millisecond)
+	h := p.Measure(at, p.Now()-200*time.Millisecond)
+	if !h.Recovered {
+		t.Fatal("traffic did not resume after the HA restart")
+	}
+	if st, _ := r.MNStatus(); st.State != "registered" {
+		t.Fatalf("mobile node state %+v", st)
+	}
+	t.Logf("restored binding %v via %v; outage %v", b.HomeAddr, b.Endpoint, h.Gap.Round(time.Millisecond))
+}
+
+// TestExpiryAndDeregistration: a node that vanishes (killed) loses its
+// binding when the lifetime runs out; a node that stops cleanly
+// deregisters at once.
+func TestExpiryAndDeregistration(t *testing.T) {
+	r := newRoaming(t)
+	r.Lifetime = 3
+	must(t, r.MoveTo(1))
+	must(t, r.StartHA())
+	must(t, r.StartMN())
+	_, err := r.WaitRegistered(CoAs[1], 10*time.Second)
+	must(t, err)
+	r.MN.Kill()
+	start := time.Now()
+	_, err = r.WaitBinding(netip.Addr{}, true, 8*time.Second)
+	must(t, err)
+	if d := time.Since(start); d < 1*time.Second {
+		t.Fatalf("binding gone after %v: before its lifetime", d)
+	}
+	if !strings.Contains(r.HA.Output(), "reason=expired") {
+		t.Fatal("no expiry logged")
+	}
+	if r.L.Ping("cn", HoA, 1) {
+		t.Fatal("the home address is still reachable after expiry")
+	}
+	// Clean stop: deregistration.
+	r.Lifetime = 60
+	must(t, r.StartMN())
+	_, err = r.WaitRegistered(CoAs[1], 10*time.Second)
+	must(t, err)
+	if err := r.MN.Stop(5 * time.Second); err != nil {
+		t.Fatalf("mn exit: %v\n%s", err, r.MN.Output())
+	}
+	rows, err := r.Bindings()
+	must(t, err)
+	if len(rows) != 0 {
+		t.Fatalf("bindings after deregistration: %+v", rows)
+	}
+	if !strings.Contains(r.HA.Output(), "reason=deregistered") {
+		t.Fatal("no deregistration logged")
 	}
 }
