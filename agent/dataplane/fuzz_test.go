@@ -1,0 +1,181 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/mip4d/mip4d/agent/encap"
+	"github.com/mip4d/mip4d/agent/ha"
+)
+
+// fuzzHA is a home agent plane over recording fakes with the bindings of
+// TestHAReverse.
+func fuzzHA(t testing.TB) (*HA, *fakeDevice, [numKinds]*fakeConn) {
+	h, dev, cs := testHA(t, Options{}, true)
+	if err := h.Apply(haReverseBindings()...); err != nil {
+		t.Fatal(err)
+	}
+	return h, dev, cs
+}
+
+var fuzzEndpoints = []netip.AddrPort{epCoA, epNAT, epCoA2, netip.AddrPortFrom(addrNAT, 40001), netip.AddrPortFrom(addrOther, 0)}
+
+// FuzzHAReceive feeds arbitrary datagrams to the home agent's sockets.
+// Whatever the bytes: no panic, and nothing reaches the device unless it
+// is a whole IPv4 datagram from a bound home address with a correct
+// header checksum; replies go only to the endpoint the datagram came from.
+func FuzzHAReceive(f *testing.F) {
+	up := udpPacket(addrHoA, addrCN, 80, false)
+	up2 := udpPacket(addrHoA2, addrCN, 80, false)
+	f.Add(uint8(kindIPIP), uint8(0), ipip(addrCoA, addrHA, up))
+	f.Add(uint8(kindUDP), uint8(1), tunnelData(4, up2))
+	f.Add(uint8(kindUDP), uint8(1), tunnelData(4, echo(addrHoA2, addrHA, icmpEchoRequest, 1, 1)))
+	f.Add(uint8(kindUDP), uint8(1), tunnelData(47, append([]byte{0x20, 0, 8, 0, 0, 0, 0, 7}, up2...)))
+	f.Add(uint8(kindGRE), uint8(2), gre(addrCoA2, addrHA, true, 7, udpPacket(netip.MustParseAddr("10.1.0.4"), addrCN, 80, false)))
+	f.Add(uint8(kindUDP), uint8(1), tunnelData(4, tcpSYN(addrHoA2, addrCN, 1460, 1, true)))
+	f.Add(uint8(kindUDP), uint8(1), []byte{1, 0, 0})
+	f.Fuzz(func(t *testing.T, k, ep uint8, data []byte) {
+		h, dev, cs := fuzzHA(t)
+		from := fuzzEndpoints[int(ep)%len(fuzzEndpoints)]
+		w := h.newWorker(false)
+		fromConn(w, kind(k%uint8(numKinds)), from, data)
+		homes := map[netip.Addr]bool{addrHoA: true, addrHoA2: true, netip.MustParseAddr("10.1.0.4"): true}
+		for _, p := range dev.take() {
+			ip := encap.IPv4(p)
+			if !ip.IsValid(len(p)) || int(ip.TotalLength()) != len(p) || !ip.IsChecksumValid() || !homes[ip.Src()] {
+				t.Fatalf("wrote % x to the device", p)
+			}
+		}
+		for k, c := range cs {
+			for _, m := range c.take() {
+				if kind(k) == kindUDP && m.Addr != from || kind(k) != kindUDP && m.Addr.Addr() != encap.IPv4(data).Src() {
+					t.Fatalf("replied to %v for a datagram from %v", m.Addr, from)
+				}
+			}
+		}
+	})
+}
+
+// FuzzHAForward feeds arbitrary datagrams to the home agent's device
+// path: no panic, and nothing sent is larger than the path MTU once the
+// kernel adds what it adds (no black holes), nor goes anywhere but a
+// binding's endpoint.
+func FuzzHAForward(f *testing.F) {
+	f.Add(udpPacket(addrCN, addrHoA, 1500, false))
+	f.Add(udpPacket(addrCN, addrHoA2, 3000, false))
+	f.Add(udpPacket(addrCN, addrHoA2, 1500, true))
+	f.Add(tcpSYN(addrCN, addrHoA2, 1460, 1, true))
+	f.Add(ipip(addrCoA, addrHoA, udpPacket(addrCN, addrHoA, 60, false)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, _, cs := fuzzHA(t)
+		if len(data) > h.opt.MaxPacket {
+			return
+		}
+		fromDevice(h.newWorker(true), data)
+		eps := map[netip.AddrPort]bool{epCoA: true, epNAT: true, epCoA2: true}
+		for k, c := range cs {
+			for _, m := range c.take() {
+				size := len(m.Buf)
+				if kind(k) == kindUDP {
+					size += ipv4HeaderLen + udpHeaderLen
+				}
+				if size > DefaultPathMTU || !eps[m.Addr] {
+					t.Fatalf("sent %d octets to %v", size, m.Addr)
+				}
+			}
+		}
+	})
+}
+
+// FuzzMNReceive feeds arbitrary datagrams to the mobile node's sockets:
+// no panic, and only datagrams for the home address (or multicast) reach
+// the device.
+func FuzzMNReceive(f *testing.F) {
+	f.Add(uint8(kindUDP), true, tunnelData(4, udpPacket(addrCN, addrHoA, 80, false)))
+	f.Add(uint8(kindIPIP), false, ipip(addrHA, addrCoA, udpPacket(addrCN, addrHoA, 80, false)))
+	f.Add(uint8(kindUDP), true, tunnelData(4, echo(addrHA, addrHoA, icmpEchoReply, 1, 1)))
+	f.Fuzz(func(t *testing.T, k uint8, udp bool, data []byte) {
+		m, dev, _ := testMN(t, nil)
+		if udp {
+			m.SetTunnel(udpTunnel)
+		} else {
+			m.SetTunnel(rawTunnel)
+		}
+		fromConn(m.newWorker(false), kind(k%uint8(numKinds)), epHA, data)
+		for _, p := range dev.take() {
+			ip := encap.IPv4(p)
+			if !ip.IsValid(len(p)) || !ip.IsChecksumValid() || ip.Dst() != addrHoA && !ip.Dst().IsMulticast() && !isLimitedBroadcast(ip.Dst()) {
+				t.Fatalf("wrote % x to the device", p)
+			}
+		}
+	})
+}
+
+// FuzzClampMSS: whatever the segment, clamping never breaks a correct TCP
+// checksum and never raises an MSS.
+func FuzzClampMSS(f *testing.F) {
+	f.Add(tcpSYN(addrCN, addrHoA, 1460, 0, false)[ipv4HeaderLen:], uint16(1428))
+	f.Add(tcpSYN(addrCN, addrHoA, 1460, 1, true)[ipv4HeaderLen:], uint16(536))
+	f.Add(tcpSYN(addrCN, addrHoA, 9000, 3, true)[ipv4HeaderLen:], uint16(1380))
+	f.Fuzz(func(t *testing.T, seg []byte, mss uint16) {
+		if len(seg) < tcpHeaderMinLen || len(seg) > 1400 {
+			return
+		}
+		p := ipPacket(addrCN, addrHoA, protoTCP, true, seg)
+		ip := encap.IPv4(p)
+		binary.BigEndian.PutUint16(p[ipv4HeaderLen+16:], tcpChecksum(ip))
+		before := string(p)
+		changed := clampMSS(ip, mss)
+		if binary.BigEndian.Uint16(p[ipv4HeaderLen+16:]) != tcpChecksum(ip) {
+			t.Fatalf("checksum broken: % x", seg)
+		}
+		if !changed && string(p) != before {
+			t.Fatal("changed without saying so")
+		}
+	})
+}
+
+// FuzzFragmenter: the fragments of any datagram fit the MTU and
+// reassemble to it.
+func FuzzFragmenter(f *testing.F) {
+	f.Add(uint16(3000), uint16(1468), uint8(0))
+	f.Add(uint16(200), uint16(68), uint8(12))
+	f.Fuzz(func(t *testing.T, size, mtu uint16, optLen uint8) {
+		optLen = optLen % 41 &^ 3
+		if int(size) < ipv4HeaderLen+int(optLen)+1 || size > 9000 {
+			return
+		}
+		opts := make([]byte, optLen)
+		for i := range opts {
+			opts[i] = ipOptionNOP
+		}
+		b := make([]byte, size)
+		ip := encap.IPv4(b)
+		ip.Encode(&encap.IPv4Fields{TotalLength: size, ID: 5, TTL: 9, Protocol: 17, Src: addrCN, Dst: addrHoA, Options: opts})
+		ip.UpdateChecksum()
+		for i := ip.HeaderLength(); i < len(b); i++ {
+			b[i] = byte(i)
+		}
+		var fr fragmenter
+		if !fr.init(ip, int(mtu)) {
+			return
+		}
+		var frags []encap.IPv4
+		for !fr.finished {
+			out := make([]byte, max(int(mtu), 0)+8)
+			n := fr.next(out)
+			if n > int(mtu) || n == 0 {
+				t.Fatalf("fragment of %d for MTU %d", n, mtu)
+			}
+			frags = append(frags, encap.IPv4(out[:n]))
+		}
+		got := reassemble(t, frags)
+		if string(got[ip.HeaderLength():]) != string(b[ip.HeaderLength():]) {
+			t.Fatal("reassembly differs")
+		}
+	})
+}
+
+// The control message converts to the home agent engine's packet.
+var _ = ha.Packet(ControlMessage{})
