@@ -39,6 +39,7 @@ type haRunner struct {
 	state   string
 	saved   time.Time
 	dirty   bool
+	rl      *rateLog
 }
 
 // newHAEngine builds an engine from the configuration.
@@ -63,6 +64,7 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	h := c.HA
 	r := &haRunner{o: o, log: o.Log.With("role", "ha"), c: c, started: o.now(),
 		state: filepath.Join(c.StateDir, StateFileName)}
+	r.rl = newRateLog(r.log, 20, 10*time.Second, o.now)
 	var err error
 	if r.eng, err = newHAEngine(h); err != nil {
 		return err
@@ -197,13 +199,18 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 // bindings changed.
 func (r *haRunner) control(m dataplane.ControlMessage) bool {
 	if len(m.Data) == 0 {
-		return false
+		m.Data = []byte{0} // an empty datagram: let the engine count it
 	}
 	switch wire.MsgType(m.Data[0]) {
-	case wire.MsgRegistrationRequest:
+	case wire.MsgRevocationAck:
+		if r.eng.HandleRevocationAck(ha.Packet(m)) {
+			r.log.Debug("revocation acknowledged", "from", m.Src)
+		}
+	default:
+		// Requests, and anything else (counted and dropped by the engine).
 		res := r.eng.Handle(ha.Packet(m), r.o.now())
 		if res.Reply == nil {
-			r.log.Debug("registration request dropped", "from", m.Src, "reason", res.Drop)
+			r.rl.Log(slog.LevelDebug, "drop", "message dropped", "from", m.Src, "reason", res.Drop)
 			return false
 		}
 		v := wire.RequestView(m.Data)
@@ -214,7 +221,7 @@ func (r *haRunner) control(m dataplane.ControlMessage) bool {
 			if res.Code == wire.CodeHAMNAuthFailed || res.Code == wire.CodeHAFAAuthFailed {
 				lvl = slog.LevelWarn // RFC 5944 §3.8.2.1: a security exception
 			}
-			r.log.Log(context.Background(), lvl, "registration denied", "from", m.Src, "home", v.HomeAddr(), "care_of", v.CareOf(), "code", int(res.Code), "reason", res.Code.String())
+			r.rl.Log(lvl, "denied", "registration denied", "from", m.Src, "home", v.HomeAddr(), "care_of", v.CareOf(), "code", int(res.Code), "reason", res.Code.String())
 		}
 		r.send(*res.Reply)
 		for _, p := range res.Revocations {
@@ -222,10 +229,6 @@ func (r *haRunner) control(m dataplane.ControlMessage) bool {
 		}
 		r.apply(res.Events)
 		return len(res.Events) > 0
-	case wire.MsgRevocationAck:
-		if r.eng.HandleRevocationAck(ha.Packet(m)) {
-			r.log.Debug("revocation acknowledged", "from", m.Src)
-		}
 	}
 	return false
 }

@@ -31,7 +31,10 @@ func (d Drop) String() string { return dropNames[d] }
 // socket can read them while the engine runs (and 64-bit aligned on
 // 32-bit MIPS by being atomic.Int64).
 type Counters struct {
-	Requests     atomic.Int64
+	// Received counts every message handed to Handle or
+	// HandleRevocationAck; each one ends as exactly one reply, one drop
+	// or one accepted acknowledgement.
+	Received     atomic.Int64
 	Accepted     atomic.Int64
 	Deregistered atomic.Int64
 	Expired      atomic.Int64
@@ -44,7 +47,7 @@ type Counters struct {
 // Snapshot is a plain copy of the counters for status output: only
 // non-zero codes and reasons are listed.
 type Snapshot struct {
-	Requests     int64            `json:"requests"`
+	Received     int64            `json:"received"`
 	Accepted     int64            `json:"accepted"`
 	Deregistered int64            `json:"deregistered"`
 	Expired      int64            `json:"expired"`
@@ -57,7 +60,7 @@ type Snapshot struct {
 // Snapshot copies the counters.
 func (c *Counters) Snapshot() Snapshot {
 	s := Snapshot{
-		Requests: c.Requests.Load(), Accepted: c.Accepted.Load(), Deregistered: c.Deregistered.Load(),
+		Received: c.Received.Load(), Accepted: c.Accepted.Load(), Deregistered: c.Deregistered.Load(),
 		Expired: c.Expired.Load(), Revocations: c.Revocations.Load(), RevAcks: c.RevAcks.Load(),
 		Replies: map[string]int64{}, Drops: map[string]int64{},
 	}

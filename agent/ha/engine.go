@@ -127,12 +127,15 @@ type reqInfo struct {
 
 // Handle processes one Registration Request received at now.
 func (e *Engine) Handle(p Packet, now time.Time) Result {
-	e.Counters.Requests.Add(1)
+	e.Counters.Received.Add(1)
 	r := &reqInfo{pkt: p, now: now, v: wire.RequestView(p.Data)}
 	var err error
 	r.layout, err = wire.ScanRequest(p.Data)
+	if errors.Is(err, wire.ErrWrongType) {
+		return e.drop(DropNotRequest)
+	}
 	if err != nil {
-		if !errors.Is(err, wire.ErrWrongType) && wire.DispositionOf(err) == wire.ReplyPoorlyFormed {
+		if wire.DispositionOf(err) == wire.ReplyPoorlyFormed {
 			// The fixed part is intact; answer 134 if we can authenticate
 			// the reply to a node we know by its home address.
 			if mn := e.byAddr[r.v.HomeAddr()]; mn != nil {
@@ -487,7 +490,6 @@ func (e *Engine) accept(r *reqInfo, b *Binding, events []Event) Result {
 
 // reply encodes and signs a Registration Reply (§3.8.3).
 func (e *Engine) reply(r *reqInfo, code wire.Code, hoa netip.Addr, lifetime uint16, b *Binding) Result {
-	e.Counters.Replies[code].Add(1)
 	v := r.v
 	id := v.ID()
 	if r.mn != nil && r.sa != nil {
@@ -543,6 +545,7 @@ func (e *Engine) reply(r *reqInfo, code wire.Code, hoa netip.Addr, lifetime uint
 	if r.faSA != nil {
 		out = auth.Append(out, auth.FAHA, r.faSA)
 	}
+	e.Counters.Replies[code].Add(1)
 	src := r.pkt.Dst.Addr()
 	if !src.IsValid() || src.IsMulticast() || src == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || src.IsUnspecified() {
 		src = e.cfg.Addr // §3.8.3.1

@@ -104,6 +104,7 @@ func (e *Engine) RevocationsDue(now time.Time) []Packet {
 // and identifier of a revocation in flight (RFC 3543 §3.5). It reports
 // whether the acknowledgement was accepted.
 func (e *Engine) HandleRevocationAck(p Packet) bool {
+	e.Counters.Received.Add(1)
 	l, err := wire.ScanRevocationAck(p.Data)
 	if err != nil || l.FAHA < 0 {
 		e.Counters.Drops[DropMalformed].Add(1)
