@@ -41,13 +41,10 @@ const (
 	tcpFlagSYN        = 0x02
 	tcpIPHeadersLen   = ipv4HeaderLen + tcpHeaderMinLen // subtracted from the MTU for the MSS (RFC 879 §4)
 	keepaliveTTL      = 64
-	keepalivePayload  = 8 // octets of data after the ICMP echo header
-	ipFlagDFWord      = 0x4000
-	ipFragOffsetMask  = 0x1fff
+	keepalivePayload  = 8    // octets of data after the ICMP echo header
 	ipOptionCopied    = 0x80 // RFC 791 §3.1: option copied into every fragment
 	ipOptionEnd       = 0
 	ipOptionNOP       = 1
-	limitedBroadcast  = 0xffffffff
 	defaultTTLOnReply = 64
 )
 

@@ -35,6 +35,28 @@
 // paths allocate nothing per packet; the tests assert it with
 // testing.AllocsPerRun, and the benchmarks report packets per second.
 //
+// Wiring, for a home agent daemon:
+//
+//	dev, _ := dataplane.OpenTUN("mip4d0", cfg.DeviceMTU(gre))
+//	udp, _ := dataplane.ListenUDP(netip.MustParseAddrPort("0.0.0.0:434"))
+//	ipip, _ := dataplane.ListenRaw(4, netip.Addr{}) // before any binding exists
+//	plane, _ := dataplane.NewHA(cfg, dev, dataplane.HAConns{UDP: udp, IPIP: ipip})
+//	go plane.Run(ctx)
+//	// engine goroutine:
+//	for m := range plane.Control() {
+//		res := engine.Handle(ha.Packet(m), time.Now())
+//		plane.Apply(res.Events...) // and a /32 route to the device per bound home address
+//		if res.Reply != nil {
+//			plane.SendControl(dataplane.ControlMessage(*res.Reply))
+//		}
+//	}
+//
+// A mobile node daemon does the same with NewMN (its registration socket
+// as MNConns.UDP), feeding mn.Engine's Output.Tunnel to SetTunnel, the
+// registration requests of Output.Send to SendControl (Src = the care-of
+// address) and Output.Keepalive to SendKeepalive, giving Control messages
+// to HandleReply, and calling KeepaliveAnswered when MNConfig.Heard fires.
+//
 // What a raw IPv4 socket does on Linux, as measured here and pinned by
 // TestRawSocketFacts: a protocol-4 (or 47) socket receives every such
 // datagram addressed to the host with its outer IPv4 header (recvmmsg;

@@ -177,5 +177,9 @@ func FuzzFragmenter(f *testing.F) {
 	})
 }
 
-// The control message converts to the home agent engine's packet.
-var _ = ha.Packet(ControlMessage{})
+// The control message converts to and from the home agent engine's
+// packet.
+var (
+	_ = ha.Packet(ControlMessage{})
+	_ = ControlMessage(ha.Packet{})
+)
