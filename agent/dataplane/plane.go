@@ -38,7 +38,8 @@ type Options struct {
 	// Batch is the most datagrams one system call moves (DefaultBatch).
 	Batch int
 	// MaxPacket is the largest datagram a buffer holds
-	// (DefaultMaxPacket); larger ones are dropped as truncated.
+	// (DefaultMaxPacket, and at least the path MTU and the device MTU);
+	// larger ones from the sockets are dropped as truncated.
 	MaxPacket int
 	// ControlQueue is the capacity of the control channel
 	// (DefaultControlQueue).
@@ -94,6 +95,7 @@ type plane struct {
 
 func (p *plane) init(opt Options, dev Device, conns [numKinds]Conn) {
 	opt.fill()
+	opt.MaxPacket = max(opt.MaxPacket, dev.MTU()) // a read must never truncate
 	p.opt = opt
 	p.bufSize = headroom + opt.MaxPacket
 	p.dev = dev
