@@ -22,7 +22,7 @@ SHELL         := bash
 .SHELLFLAGS   := -eu -o pipefail -c
 .DEFAULT_GOAL := build
 
-.PHONY: help build cross deps test fuzz bench clean
+.PHONY: help build cross deps test fuzz bench clean demo
 
 help: ## list targets and variables
 	@echo 'Targets:'
@@ -33,6 +33,9 @@ help: ## list targets and variables
 
 build: ## host binary bin/mip4d
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/mip4d $(CMD)
+
+demo: deps build ## the roaming lab: mobile node moved between two NATed hotspots, with a live progress line and a handoff table (root)
+	$(GO) run ./agent/internal/tools/demo --bin bin/mip4d $(DEMO_ARGS)
 
 cross: ## static router binaries in dist/ (mips, mipsle softfloat; arm v7; arm64; amd64) and their sizes
 	VERSION='$(VERSION)' cross/build.sh dist

@@ -174,6 +174,9 @@ func (r *mnRunner) exec(out mn.Output) {
 		}
 		if err := r.plane.SendControl(dataplane.ControlMessage{Src: netip.AddrPortFrom(p.Src, 0), Dst: p.Dst, Data: p.Data}); err != nil {
 			r.log.Warn("cannot send registration", "to", p.Dst, "from", p.Src, "err", err)
+		} else {
+			v := wire.RequestView(p.Data)
+			r.log.Debug("registration sent", "to", p.Dst, "from", p.Src, "care_of", v.CareOf(), "lifetime", v.Lifetime(), "id", v.ID())
 		}
 	}
 	if out.Keepalive {
@@ -251,6 +254,7 @@ func (r *mnRunner) refreshHARoute() {
 		r.log.Warn("cannot route to the home agent via the uplink", "gateway", def.Gw, "dev", def.Dev, "err", err)
 		return
 	}
+	r.log.Debug("home agent routed via the uplink", "gateway", def.Gw, "dev", def.Dev)
 	r.haRoute = har
 }
 

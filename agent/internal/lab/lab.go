@@ -133,6 +133,21 @@ func (l *Lab) IP(ns string, args ...string) error {
 	return err
 }
 
+// IPBatch runs several ip commands in ns with one process (ip -batch),
+// so a multi-step change (a roam) happens in milliseconds, not one fork
+// per step.
+func (l *Lab) IPBatch(ns string, cmds ...string) error {
+	l.logf("+ ip -n %s -batch: %s", l.NS(ns), strings.Join(cmds, "; "))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "-n", l.NS(ns), "-batch", "-")
+	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("lab: ip -n %s -batch (%s): %v: %s", l.NS(ns), strings.Join(cmds, "; "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
 // Addr adds address p (e.g. "10.0.0.1/24") to dev in ns.
 func (l *Lab) Addr(ns, dev, p string) error { return l.IP(ns, "addr", "add", p, "dev", dev) }
 

@@ -195,27 +195,43 @@ func (r *Roaming) waitSocket(name string, p *lab.Proc) error {
 // roam does: the old link goes down and loses its address; the new link
 // comes up, gets its address and default route (what DHCP would give).
 func (r *Roaming) MoveTo(hs int) error {
+	dev := fmt.Sprintf("hs%d", hs)
+	cmds := []string{}
 	if r.At != 0 {
 		old := fmt.Sprintf("hs%d", r.At)
-		if err := r.L.IP("mn", "addr", "flush", "dev", old); err != nil {
-			return err
-		}
-		if err := r.L.IP("mn", "link", "set", old, "down"); err != nil {
-			return err
-		}
+		cmds = append(cmds, "addr flush dev "+old, "link set "+old+" down")
 	}
-	dev := fmt.Sprintf("hs%d", hs)
-	if err := r.L.IP("mn", "link", "set", dev, "up"); err != nil {
+	cmds = append(cmds, "link set "+dev+" up")
+	if err := r.L.IPBatch("mn", cmds...); err != nil {
 		return err
 	}
-	if err := r.L.Addr("mn", dev, CoAs[hs].String()+"/24"); err != nil {
+	// Association before DHCP: the link must be up at both ends (the
+	// hotspot's side too) before an address can be used, as a real
+	// attachment completes its link layer before DHCP finishes.
+	if err := r.waitLinkUp(fmt.Sprintf("nat%d", hs), "lan"); err != nil {
 		return err
 	}
-	if err := r.L.Route("mn", "default", "via", Gateways[hs].String(), "dev", dev); err != nil {
+	if err := r.L.IPBatch("mn", "addr add "+CoAs[hs].String()+"/24 dev "+dev,
+		"route replace default via "+Gateways[hs].String()+" dev "+dev); err != nil {
 		return err
 	}
 	r.At = hs
 	return nil
+}
+
+// waitLinkUp waits until dev in ns reports operational state UP.
+func (r *Roaming) waitLinkUp(ns, dev string) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		out, err := r.L.Exec(ns, "cat", "/sys/class/net/"+dev+"/operstate")
+		if err == nil && strings.TrimSpace(out) == "up" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s/%s did not come up: %q %v", ns, dev, out, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // Control asks a daemon of the lab through its control socket.
