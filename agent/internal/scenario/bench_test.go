@@ -1,0 +1,156 @@
+package scenario
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/lab"
+)
+
+// Lab benchmarks: they run the real daemons in the namespace lab, once
+// (whatever b.N), and report their figures as metrics, with the baselines
+// measured in the same run. `make bench` prints them and writes them to
+// bench-results.json.
+
+func benchLab(b *testing.B) *Roaming {
+	if os.Geteuid() != 0 {
+		b.Skip("SKIP: lab benchmarks build network namespaces and need root")
+	}
+	dir, err := os.MkdirTemp("", "mip4d-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := lab.New(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close(); os.RemoveAll(dir) })
+	r, err := Build(l, mip4d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// BenchmarkHandoffGap moves the mobile node 20 times between the NATed
+// access networks under a 100/s UDP echo stream and reports the median
+// and 95th percentile gap (goal: median ≤ 50 ms).
+func BenchmarkHandoffGap(b *testing.B) {
+	r := benchLab(b)
+	if err := r.MoveTo(1); err != nil {
+		b.Fatal(err)
+	}
+	if err := r.StartHA(); err != nil {
+		b.Fatal(err)
+	}
+	if err := r.StartMN(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.WaitRegistered(CoAs[1], 10*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	p, err := StartProbe(r.L, "mn", "cn", CN, 7007, 10*time.Millisecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Stop()
+	time.Sleep(300 * time.Millisecond)
+	b.ResetTimer()
+	res := r.Handoffs(p, 20, 400*time.Millisecond, nil)
+	b.StopTimer()
+	var gaps []time.Duration
+	lost := 0
+	for _, m := range res {
+		if m.Err != nil {
+			b.Fatal(m.Err)
+		}
+		gaps = append(gaps, m.Gap)
+		lost += m.Lost
+	}
+	b.ReportMetric(float64(percentile(gaps, 0.5).Microseconds())/1000, "gap_median_ms")
+	b.ReportMetric(float64(percentile(gaps, 0.95).Microseconds())/1000, "gap_p95_ms")
+	b.ReportMetric(float64(lost)/float64(len(res)), "lost/move")
+}
+
+// iperf runs an iperf3 client in ns against the server in cn and returns
+// the receiver's bits per second and packets per second.
+func iperf(b *testing.B, r *Roaming, ns string, args ...string) (bps, pps float64) {
+	srv, err := r.L.Start("cn", "iperf3-server", "iperf3", "-s", "-1", "-p", "5201")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Stop(time.Second)
+	time.Sleep(200 * time.Millisecond)
+	out, err := r.L.Exec(ns, append([]string{"iperf3", "-c", CN.String(), "-p", "5201", "-J", "-t", "4"}, args...)...)
+	if err != nil {
+		b.Fatalf("iperf3: %v\n%s", err, out)
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BPS     float64 `json:"bits_per_second"`
+				Packets float64 `json:"packets"`
+				Lost    float64 `json:"lost_packets"`
+				Seconds float64 `json:"seconds"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		b.Fatalf("iperf3 output: %v\n%s", err, out)
+	}
+	s := res.End.SumReceived
+	if s.Packets > 0 { // UDP: what arrived, per second
+		pps = (s.Packets - s.Lost) / max(s.Seconds, 1e-9)
+	}
+	return s.BPS, pps
+}
+
+// BenchmarkThroughput measures TCP throughput and the small-packet rate
+// from the mobile node to cn: first through plain kernel routing on the
+// same path (mn → nat1 → inet → ha → cn, no Mobile IP), then through
+// mip4d's RFC 3519 tunnel, in the same run. It reports both and their
+// ratios (goals: TCP ≥ 0.5, small packets ≥ 0.3).
+func BenchmarkThroughput(b *testing.B) {
+	r := benchLab(b)
+	if err := r.MoveTo(1); err != nil {
+		b.Fatal(err)
+	}
+	// Plain routing: inet learns the cn network behind ha.
+	if err := r.L.Route("inet", "10.0.0.0/24", "via", HAAddr.String()); err != nil {
+		b.Fatal(err)
+	}
+	baseTCP, _ := iperf(b, r, "mn")
+	_, basePPS := iperf(b, r, "mn", "-u", "-b", "0", "-l", "64")
+	if err := r.StartHA(); err != nil {
+		b.Fatal(err)
+	}
+	if err := r.StartMN(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.WaitRegistered(CoAs[1], 10*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	b.ResetTimer()
+	tunTCP, _ := iperf(b, r, "mn", "-B", HoA.String())
+	_, tunPPS := iperf(b, r, "mn", "-B", HoA.String(), "-u", "-b", "0", "-l", "64")
+	b.StopTimer()
+	b.ReportMetric(baseTCP/1e6, "kernel_tcp_Mbit/s")
+	b.ReportMetric(tunTCP/1e6, "mip4d_tcp_Mbit/s")
+	b.ReportMetric(tunTCP/baseTCP, "tcp_ratio")
+	b.ReportMetric(basePPS/1e3, "kernel_64B_kpps")
+	b.ReportMetric(tunPPS/1e3, "mip4d_64B_kpps")
+	b.ReportMetric(tunPPS/max(basePPS, 1), "small_pkt_ratio")
+	fmt.Fprintf(os.Stderr, "throughput: kernel %.0f Mbit/s, mip4d %.0f Mbit/s (%.2f); 64 B: kernel %.0f kpps, mip4d %.0f kpps (%.2f)\n",
+		baseTCP/1e6, tunTCP/1e6, tunTCP/baseTCP, basePPS/1e3, tunPPS/1e3, tunPPS/max(basePPS, 1))
+}
