@@ -168,6 +168,12 @@ func (r *mnRunner) exec(out mn.Output) {
 	if out.Tunnel != nil {
 		r.tunnel(*out.Tunnel)
 	}
+	if r.eng.State() == mn.AtHome && (r.routed || r.hoaOnTun.IsValid()) {
+		// Home (perhaps straight from detached, so no tunnel change):
+		// the home link carries the home address now.
+		r.log.Info("at home", "address", r.eng.CareOf())
+		r.unroute()
+	}
 	for _, p := range out.Send {
 		if p.TTL1 {
 			continue // agent solicitation: foreign agent mode is not run by this daemon yet
@@ -271,6 +277,11 @@ func tunnelRoutes(ps []netip.Prefix) []netip.Prefix {
 }
 
 func (r *mnRunner) unroute() {
+	if r.hoaOnTun.IsValid() {
+		// At home the home address belongs to the home link.
+		_ = r.nc.DelAddr(r.c.Interface, netip.PrefixFrom(r.hoaOnTun, 32))
+		r.hoaOnTun = netip.Addr{}
+	}
 	if r.routed {
 		for _, p := range tunnelRoutes(r.c.Routes) {
 			_ = r.nc.DelRoute(netconf.Route{Dst: p, Dev: r.c.Interface})

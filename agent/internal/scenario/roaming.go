@@ -58,7 +58,14 @@ type Roaming struct {
 	Keepalive int
 	// Lifetime the MN asks for, seconds.
 	Lifetime int
+	// HomeLink makes the home network a real link (ha's "home" to mn's
+	// "home0") instead of a virtual one on the HA's TUN device: the HA
+	// then intercepts with proxy ARP, and the mobile node can come home.
+	HomeLink bool
 }
+
+// HomeGW is the home agent's address on the real home link.
+var HomeGW = netip.MustParseAddr("10.10.0.1")
 
 // Build creates the namespaces, links, addresses, routes and NATs.
 func Build(l *lab.Lab, bin string) (*Roaming, error) {
@@ -90,6 +97,8 @@ func Build(l *lab.Lab, bin string) (*Roaming, error) {
 		func() error { return l.Addr("nat2", "lan", "192.168.2.1/24") },
 		func() error { return l.NAT("nat2", "wan", true) },
 		func() error { return l.IP("mn", "link", "set", "hs2", "down") },
+		func() error { return l.Veth("ha", "home", "mn", "home0") },
+		func() error { return l.IP("mn", "link", "set", "home0", "down") },
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -135,8 +144,12 @@ func (r *Roaming) HAConfig(extra ...string) (string, error) {
 	f := &uci.File{}
 	section(f, "mip4d", "globals", "role", "ha", "log_level", "debug",
 		"state_dir", filepath.Join(r.L.Dir(), "ha-state"), "control_socket", r.Socket("ha"))
-	section(f, "homeagent", "homeagent", append([]string{"address", HAAddr.String(), "home_network", HomeNet.String(),
-		"max_lifetime", "600", "keepalive", fmt.Sprint(r.Keepalive)}, extra...)...)
+	opts := []string{"address", HAAddr.String(), "home_network", HomeNet.String(),
+		"max_lifetime", "600", "keepalive", fmt.Sprint(r.Keepalive)}
+	if r.HomeLink {
+		opts = append(opts, "home_link", "home")
+	}
+	section(f, "homeagent", "homeagent", append(opts, extra...)...)
 	section(f, "mobile_node", "", "nai", mnNAI, "home_address", HoA.String(), "spi", labSPI, "key", labKey)
 	return r.writeConfig("ha", f)
 }
@@ -153,6 +166,11 @@ func (r *Roaming) MNConfig(extra ...string) (string, error) {
 
 // StartHA starts (or restarts) the home agent.
 func (r *Roaming) StartHA(extra ...string) error {
+	if r.HomeLink {
+		if err := r.L.IP("ha", "addr", "replace", HomeGW.String()+"/16", "dev", "home"); err != nil {
+			return err
+		}
+	}
 	cfg, err := r.HAConfig(extra...)
 	if err != nil {
 		return err
@@ -200,6 +218,8 @@ func (r *Roaming) MoveTo(hs int) error {
 	if r.At != 0 {
 		old := fmt.Sprintf("hs%d", r.At)
 		cmds = append(cmds, "addr flush dev "+old, "link set "+old+" down")
+	} else if r.HomeLink {
+		cmds = append(cmds, "addr flush dev home0", "link set home0 down")
 	}
 	cmds = append(cmds, "link set "+dev+" up")
 	if err := r.L.IPBatch("mn", cmds...); err != nil {
@@ -216,6 +236,29 @@ func (r *Roaming) MoveTo(hs int) error {
 		return err
 	}
 	r.At = hs
+	return nil
+}
+
+// MoveHome brings the mobile node back to its home link: its home
+// address on home0, the home agent as its router.
+func (r *Roaming) MoveHome() error {
+	var cmds []string
+	if r.At != 0 {
+		old := fmt.Sprintf("hs%d", r.At)
+		cmds = append(cmds, "addr flush dev "+old, "link set "+old+" down")
+	}
+	cmds = append(cmds, "link set home0 up")
+	if err := r.L.IPBatch("mn", cmds...); err != nil {
+		return err
+	}
+	if err := r.waitLinkUp("ha", "home"); err != nil {
+		return err
+	}
+	if err := r.L.IPBatch("mn", "addr add "+HoA.String()+"/16 dev home0",
+		"route replace default via "+HomeGW.String()+" dev home0"); err != nil {
+		return err
+	}
+	r.At = 0
 	return nil
 }
 

@@ -216,3 +216,51 @@ func TestExpiryAndDeregistration(t *testing.T) {
 		t.Fatal("no deregistration logged")
 	}
 }
+
+// TestHomeLink: with a real home link the home agent intercepts the away
+// node's traffic with proxy ARP (RFC 5944 §4.6); when the node comes home
+// it deregisters, the HA stops intercepting, and traffic flows natively;
+// when it leaves again it registers again.
+func TestHomeLink(t *testing.T) {
+	r := newRoaming(t)
+	r.HomeLink = true
+	must(t, r.MoveTo(1))
+	must(t, r.StartHA())
+	must(t, r.StartMN())
+	_, err := r.WaitRegistered(CoAs[1], 10*time.Second)
+	must(t, err)
+	out, err := r.L.Exec("ha", "ip", "neigh", "show", "proxy", "dev", "home")
+	must(t, err)
+	if !strings.Contains(out, HoA.String()) {
+		t.Fatalf("no proxy ARP entry for the away node on the home link: %q", out)
+	}
+	if !r.L.Ping("cn", HoA, 2) {
+		t.Fatal("cn cannot reach the away node through the HA")
+	}
+	// Home again.
+	must(t, r.MoveHome())
+	if _, err := r.WaitBinding(netip.Addr{}, true, 5*time.Second); err != nil {
+		t.Fatalf("no deregistration on returning home: %v\n%s", err, r.Logs())
+	}
+	out, _ = r.L.Exec("ha", "ip", "neigh", "show", "proxy", "dev", "home")
+	if strings.Contains(out, HoA.String()) {
+		t.Fatalf("proxy ARP entry left after the node came home: %q", out)
+	}
+	if st, _ := r.MNStatus(); st.State != "at-home" {
+		t.Fatalf("mobile node state %+v", st)
+	}
+	if !r.L.Ping("cn", HoA, 2) {
+		a, _ := r.L.Exec("ha", "ip", "route")
+		b, _ := r.L.Exec("mn", "ip", "route")
+		c, _ := r.L.Exec("mn", "ip", "addr")
+		d, _ := r.L.Exec("ha", "ip", "neigh")
+		t.Fatalf("cn cannot reach the node at home\nha routes:\n%s\nmn routes:\n%s\nmn addrs:\n%s\nha neigh:\n%s\n%s", a, b, c, d, r.Logs())
+	}
+	// And away again.
+	must(t, r.MoveTo(2))
+	_, err = r.WaitRegistered(CoAs[2], 10*time.Second)
+	must(t, err)
+	if !r.L.Ping("cn", HoA, 2) {
+		t.Fatal("cn cannot reach the node after it left home again")
+	}
+}
