@@ -20,6 +20,7 @@ iperf3              iperf3
 gcc                 gcc
 iputils-ping        ping
 procps              sysctl
+dbus-daemon         dbus-daemon
 libc6-dev           gcc
 '
 

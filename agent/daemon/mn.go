@@ -13,6 +13,7 @@ import (
 	"github.com/mip4d/mip4d/agent/dataplane"
 	"github.com/mip4d/mip4d/agent/mn"
 	"github.com/mip4d/mip4d/agent/netconf"
+	"github.com/mip4d/mip4d/agent/nmwatch"
 	"github.com/mip4d/mip4d/agent/wire"
 )
 
@@ -81,6 +82,14 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	if err := r.nc.Watch(ctx, changes); err != nil {
 		return err
 	}
+	// NetworkManager, where there is one, often knows of a move before the
+	// addresses change.
+	nmEvents := make(chan nmwatch.Event, 8)
+	if err := nmwatch.Watch(ctx, nmEvents); err != nil {
+		r.log.Debug("no NetworkManager on the system bus; movement detection uses netlink", "err", err)
+	} else {
+		r.log.Info("following NetworkManager state changes")
+	}
 	l := newLoop()
 	srv.Handle("status", func(ctx context.Context) (any, error) {
 		var s Status
@@ -97,8 +106,7 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	go func() { planeErr <- r.plane.Run(planeCtx) }()
 	r.log.Info("mobile node running", "home_agent", m.Engine.HomeAgent, "home", m.Engine.HomeAddr, "nai", m.Engine.NAI,
 		"tun", m.Interface, "tun_mtu", tun.MTU())
-	r.refreshHARoute()
-	r.exec(r.eng.SetCareOf(r.careOf(), o.now()))
+	r.recheck()
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -116,11 +124,10 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 			// Something changed on an interface: re-read the care-of
 			// address (merging bursts of notifications).
 			drain(changes)
-			coa := r.careOf()
-			if coa.IsValid() && coa != r.eng.CareOf() {
-				r.refreshHARoute() // so the registration leaves by the new uplink
-			}
-			r.exec(r.eng.SetCareOf(coa, o.now()))
+			r.recheck()
+		case ev := <-nmEvents:
+			r.log.Debug("NetworkManager state changed", "object", ev.Path, "state", ev.State)
+			r.recheck()
 		case cm := <-r.plane.Control():
 			if len(cm.Data) > 0 && wire.MsgType(cm.Data[0]) == wire.MsgRegistrationReply {
 				r.exec(r.eng.HandleReply(cm.Data, o.now()))
@@ -133,6 +140,17 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 			r.log.Warn("reload: a mobile node applies configuration changes on restart")
 		}
 	}
+}
+
+// recheck reads the care-of address again and tells the engine; a new
+// address first gets the home agent routed through the new uplink, so the
+// registration leaves by it.
+func (r *mnRunner) recheck() {
+	coa := r.careOf()
+	if coa.IsValid() && coa != r.eng.CareOf() {
+		r.refreshHARoute()
+	}
+	r.exec(r.eng.SetCareOf(coa, r.o.now()))
 }
 
 func drain(ch chan netconf.Change) {

@@ -224,6 +224,11 @@ type Proc struct {
 // Start runs a long-lived command in ns; its output goes to
 // <dir>/<name>.log. It is killed by Close if still running.
 func (l *Lab) Start(ns, name string, args ...string) (*Proc, error) {
+	return l.StartEnv(ns, name, nil, args...)
+}
+
+// StartEnv is Start with extra environment variables ("K=V").
+func (l *Lab) StartEnv(ns, name string, env []string, args ...string) (*Proc, error) {
 	logPath := filepath.Join(l.dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -231,6 +236,9 @@ func (l *Lab) Start(ns, name string, args ...string) (*Proc, error) {
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", l.NS(ns)}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	l.logf("+ [%s] %s", ns, strings.Join(args, " "))
 	if err := cmd.Start(); err != nil {

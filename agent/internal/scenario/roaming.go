@@ -58,6 +58,8 @@ type Roaming struct {
 	Keepalive int
 	// Lifetime the MN asks for, seconds.
 	Lifetime int
+	// MNEnv is extra environment for the mobile node's daemon.
+	MNEnv []string
 	// HomeLink makes the home network a real link (ha's "home" to mn's
 	// "home0") instead of a virtual one on the HA's TUN device: the HA
 	// then intercepts with proxy ARP, and the mobile node can come home.
@@ -188,7 +190,7 @@ func (r *Roaming) StartMN(extra ...string) error {
 	if err != nil {
 		return err
 	}
-	r.MN, err = r.L.Start("mn", "mn", r.Bin, "run", "--config", cfg)
+	r.MN, err = r.L.StartEnv("mn", "mn", r.MNEnv, r.Bin, "run", "--config", cfg)
 	if err != nil {
 		return err
 	}
