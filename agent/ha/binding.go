@@ -80,6 +80,9 @@ type Binding struct {
 	// request; invalid when the mobile node registered a co-located
 	// care-of address itself.
 	FA netip.Addr `json:"fa,omitzero"`
+	// FAEndpoint is where the agent's requests came from (its NAT mapping
+	// when it is behind one): revocations go there.
+	FAEndpoint netip.AddrPort `json:"fa_endpoint,omitzero"`
 	// Revocable says the FA announced RFC 3543 revocation support.
 	Revocable bool `json:"revocable,omitempty"`
 	// ID is the Identification of the accepted request, to recognise

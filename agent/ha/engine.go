@@ -114,8 +114,9 @@ type reqInfo struct {
 	v      wire.RequestView
 	layout wire.Layout
 	mn     *mobileNode
-	sa     *auth.SA // the MN-HA SA that verified the request
-	faSA   *auth.SA // FA-HA SA with the sender, if any
+	sa     *auth.SA   // the MN-HA SA that verified the request
+	faSA   *auth.SA   // FA-HA SA with the sender, if any
+	faPeer netip.Addr // the relaying agent's identity: its source, or its care-of address behind a NAT
 	nai    string
 	// extensions of interest
 	udpReq     *wire.UDPTunnelRequest
@@ -182,8 +183,15 @@ func (e *Engine) Handle(p Packet, now time.Time) Result {
 	if auth.Verify(p.Data, r.layout.MNHA, sa) != nil {
 		return e.deny(r, wire.CodeHAMNAuthFailed)
 	}
-	// §3.8.2.1 c–d: FA-HA.
+	// §3.8.2.1 c–d: FA-HA. The SA is found by the request's source
+	// (§3.5.4); for a foreign agent behind a NAT (RFC 3519 §4.5) the source
+	// is the NAT's, so the care-of address the agent offers names it
+	// instead — its key still has to verify.
 	src := p.Src.Addr()
+	if !e.sas.Has(auth.FAHA, auth.PeerAddr(src)) && r.v.Flags()&wire.FlagD == 0 && e.sas.Has(auth.FAHA, auth.PeerAddr(r.v.CareOf())) {
+		src = r.v.CareOf()
+	}
+	r.faPeer = src
 	hasFASA := e.sas.Has(auth.FAHA, auth.PeerAddr(src))
 	switch {
 	case r.layout.FAHA >= 0 && !hasFASA:
@@ -341,7 +349,7 @@ func (e *Engine) decide(r *reqInfo) Result {
 	src := r.pkt.Src
 	colocated := flags&wire.FlagD != 0
 	if !colocated {
-		b.FA = src.Addr()
+		b.FA, b.FAEndpoint = r.faPeer, src
 		b.Revocable = r.revSupport && e.cfg.Revocation
 	}
 	natSeen := src.Addr() != v.CareOf()

@@ -27,6 +27,7 @@ type revKey struct {
 
 type pendingRev struct {
 	hoa, fa  netip.Addr
+	dst      netip.AddrPort // the agent's endpoint
 	sa       *auth.SA
 	id       uint32
 	tries    int
@@ -50,7 +51,11 @@ func (e *Engine) revokeFor(old, b *Binding, now time.Time) []Packet {
 	if sa == nil {
 		return nil
 	}
-	p := &pendingRev{hoa: old.HomeAddr, fa: old.FA, sa: sa, deadline: old.Expires}
+	dst := old.FAEndpoint
+	if !dst.IsValid() {
+		dst = netip.AddrPortFrom(old.FA, wire.Port)
+	}
+	p := &pendingRev{hoa: old.HomeAddr, fa: old.FA, dst: dst, sa: sa, deadline: old.Expires}
 	e.revoke.pending[revKey{old.FA, old.HomeAddr}] = p
 	e.Counters.Revocations.Add(1)
 	return []Packet{e.sendRevocation(p, now)}
@@ -77,7 +82,7 @@ func (e *Engine) sendRevocation(p *pendingRev, now time.Time) Packet {
 	b = auth.Append(b, auth.FAHA, p.sa)
 	return Packet{
 		Src:  netip.AddrPortFrom(e.cfg.Addr, wire.Port),
-		Dst:  netip.AddrPortFrom(p.fa, wire.Port),
+		Dst:  p.dst,
 		Data: b,
 	}
 }
@@ -110,15 +115,21 @@ func (e *Engine) HandleRevocationAck(p Packet) bool {
 		e.Counters.Drops[DropMalformed].Add(1)
 		return false
 	}
-	fa := p.Src.Addr()
+	from := p.Src.Addr()
 	hoa := netip.AddrFrom4([4]byte(p.Data[4:8]))
-	pr, ok := e.revoke.pending[revKey{fa, hoa}]
 	id := uint32(p.Data[8])<<24 | uint32(p.Data[9])<<16 | uint32(p.Data[10])<<8 | uint32(p.Data[11])
-	if !ok || pr.id != id || auth.Verify(p.Data, l.FAHA, pr.sa) != nil {
+	var key revKey
+	var pr *pendingRev
+	for k, c := range e.revoke.pending {
+		if k.hoa == hoa && (k.fa == from || c.dst.Addr() == from) && c.id == id {
+			key, pr = k, c
+		}
+	}
+	if pr == nil || auth.Verify(p.Data, l.FAHA, pr.sa) != nil {
 		e.Counters.Drops[DropNoSA].Add(1)
 		return false
 	}
-	delete(e.revoke.pending, revKey{fa, hoa})
+	delete(e.revoke.pending, key)
 	e.Counters.RevAcks.Add(1)
 	return true
 }
