@@ -19,11 +19,12 @@ const (
 	DropHAAuth                  // FA-HA authentication of a reply missing or wrong (§3.7.3.1)
 	DropRateLimited             // a denial suppressed: at most one a second per node
 	DropRevocation              // a revocation that fails authentication, replay or lookup
+	DropNoAuth                  // a request without MN-HA or MN-AAA: no home agent would accept it
 	numDrops
 )
 
 var dropNames = [numDrops]string{"", "malformed", "mn_fa_auth", "challenge_uncovered", "no_pending_request",
-	"fa_ha_auth", "denial_rate_limited", "bad_revocation"}
+	"fa_ha_auth", "denial_rate_limited", "bad_revocation", "no_authorization_extension"}
 
 func (d Drop) String() string { return dropNames[d] }
 

@@ -39,6 +39,11 @@ func (e *Engine) HandleRequest(r Request, now time.Time) Result {
 			return e.deny(r, nil, wire.CodeFAMNAuthFailed, 0, now)
 		}
 	}
+	// A request no home agent could authorise (RFC 5944 §3.8.2.1 a) is
+	// not worth relaying.
+	if l.AuthEnd < 0 {
+		return e.drop(DropNoAuth)
+	}
 	// RFC 4721 §3.2.
 	if !auth.ChallengeCovered(l) {
 		return e.drop(DropChallengeUncovered)
