@@ -54,6 +54,7 @@ type Peer struct {
 // MN is the mobile node role's configuration.
 type MN struct {
 	Engine    mn.Config
+	Mode      string // "colocated" or "fa"
 	Uplink    string
 	Interface string
 	MTU       int
@@ -322,7 +323,10 @@ func buildMN(f *uci.File) (*MN, error) {
 		return nil, f.Errorf(0, "role mn needs a 'config mobilenode mobilenode' section")
 	}
 	r := &reader{f: f, s: s, spec: section("mobilenode")}
-	m := &MN{Uplink: r.get("uplink"), Interface: r.get("interface"), MTU: int(r.uint("mtu")), Routes: r.prefixes("route")}
+	m := &MN{Mode: r.get("mode"), Uplink: r.get("uplink"), Interface: r.get("interface"), MTU: int(r.uint("mtu")), Routes: r.prefixes("route")}
+	if m.Mode == "fa" && m.Uplink == "" {
+		return nil, f.Errorf(s.Line, "mobilenode: mode fa needs the uplink on which foreign agents are heard")
+	}
 	if len(m.Routes) == 0 {
 		m.Routes = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
 	}

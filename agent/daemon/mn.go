@@ -11,6 +11,7 @@ import (
 	"github.com/mip4d/mip4d/agent/config"
 	"github.com/mip4d/mip4d/agent/control"
 	"github.com/mip4d/mip4d/agent/dataplane"
+	"github.com/mip4d/mip4d/agent/linkio"
 	"github.com/mip4d/mip4d/agent/mn"
 	"github.com/mip4d/mip4d/agent/netconf"
 	"github.com/mip4d/mip4d/agent/nmwatch"
@@ -33,6 +34,10 @@ type mnRunner struct {
 	hoaOnTun netip.Addr
 	routed   bool
 	haRoute  netconf.Route
+	// fa mode
+	link      *mnLink
+	hoaOnLink netip.Addr
+	faRoute   netconf.Route
 }
 
 // deregWait is how long shutdown waits for the reply to its deregistration.
@@ -100,13 +105,32 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		return nil, errors.New("bindings are kept by the home agent; use mip4d status on a mobile node")
 	})
 
+	var frames <-chan linkio.Frame
+	var solicit <-chan time.Time
+	if m.Mode == "fa" {
+		// The link outlives ctx a little: the deregistration's reply comes
+		// back on it during shutdown.
+		linkCtx, stopLink := context.WithCancel(context.Background())
+		defer stopLink()
+		if r.link, err = openMNLink(linkCtx, m.Uplink); err != nil {
+			return err
+		}
+		frames = r.link.frames
+		t := time.NewTicker(solicitEvery)
+		defer t.Stop()
+		solicit = t.C
+	}
 	planeErr := make(chan error, 1)
 	planeCtx, stopPlane := context.WithCancel(context.Background())
 	defer stopPlane()
 	go func() { planeErr <- r.plane.Run(planeCtx) }()
 	r.log.Info("mobile node running", "home_agent", m.Engine.HomeAgent, "home", m.Engine.HomeAddr, "nai", m.Engine.NAI,
 		"tun", m.Interface, "tun_mtu", tun.MTU())
-	r.recheck()
+	if r.link != nil {
+		r.exec(mn.Output{Send: []mn.Packet{r.eng.Solicit()}})
+	} else {
+		r.recheck()
+	}
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -122,14 +146,26 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 			f()
 		case <-changes:
 			// Something changed on an interface: re-read the care-of
-			// address (merging bursts of notifications).
+			// address (merging bursts of notifications). In fa mode the
+			// agents' advertisements say where we are.
 			drain(changes)
-			r.recheck()
+			if r.link == nil {
+				r.recheck()
+			}
+		case f, ok := <-frames:
+			if !ok {
+				return errors.New("the uplink's packet socket closed")
+			}
+			r.link.handle(r, f)
+		case <-solicit:
+			if r.eng.ForeignAgent() == (netip.Addr{}) {
+				r.exec(mn.Output{Send: []mn.Packet{r.eng.Solicit()}})
+			}
 		case ev := <-nmEvents:
 			r.log.Debug("NetworkManager state changed", "object", ev.Path, "state", ev.State)
 			r.recheck()
 		case cm := <-r.plane.Control():
-			if len(cm.Data) > 0 && wire.MsgType(cm.Data[0]) == wire.MsgRegistrationReply {
+			if r.link == nil && len(cm.Data) > 0 && wire.MsgType(cm.Data[0]) == wire.MsgRegistrationReply {
 				r.exec(r.eng.HandleReply(cm.Data, o.now()))
 			}
 		case <-heard:
@@ -193,8 +229,17 @@ func (r *mnRunner) exec(out mn.Output) {
 		r.unroute()
 	}
 	for _, p := range out.Send {
+		if r.link != nil && (p.TTL1 || p.TTL255) {
+			if err := r.link.send(p); err != nil {
+				r.log.Warn("cannot send on the uplink", "to", p.Dst, "err", err)
+			} else if !p.TTL1 {
+				v := wire.RequestView(p.Data)
+				r.log.Debug("registration sent via foreign agent", "to", p.Dst, "care_of", v.CareOf(), "lifetime", v.Lifetime())
+			}
+			continue
+		}
 		if p.TTL1 {
-			continue // agent solicitation: foreign agent mode is not run by this daemon yet
+			continue // solicitations need the link socket (mode fa)
 		}
 		if err := r.plane.SendControl(dataplane.ControlMessage{Src: netip.AddrPortFrom(p.Src, 0), Dst: p.Dst, Data: p.Data}); err != nil {
 			r.log.Warn("cannot send registration", "to", p.Dst, "from", p.Src, "err", err)
@@ -226,6 +271,14 @@ func (r *mnRunner) tunnel(t mn.Tunnel) {
 	mode := "ipip"
 	if t.UDP {
 		mode = "udp"
+	}
+	if t.ViaFA {
+		r.log.Info("registered via foreign agent", "home", t.HomeAddr, "care_of", t.Local, "foreign_agent", r.eng.ForeignAgent(),
+			"home_agent", t.Remote.Addr(), "lifetime", st.Lifetime)
+		if err := r.routeViaFA(t); err != nil {
+			r.log.Error("cannot set up routes through the foreign agent", "err", err)
+		}
+		return
 	}
 	r.log.Info("registered", "home", t.HomeAddr, "care_of", t.Local, "home_agent", t.Remote.Addr(), "tunnel", mode, "lifetime", st.Lifetime)
 	if err := r.route(t); err != nil {
@@ -295,6 +348,7 @@ func tunnelRoutes(ps []netip.Prefix) []netip.Prefix {
 }
 
 func (r *mnRunner) unroute() {
+	r.unrouteFA()
 	if r.hoaOnTun.IsValid() {
 		// At home the home address belongs to the home link.
 		_ = r.nc.DelAddr(r.c.Interface, netip.PrefixFrom(r.hoaOnTun, 32))
@@ -320,19 +374,28 @@ func (r *mnRunner) shutdown() {
 	}
 	r.exec(out)
 	deadline := time.After(deregWait)
-	for {
+	var frames <-chan linkio.Frame
+	if r.link != nil {
+		frames = r.link.frames
+	}
+	for r.eng.State() == mn.Registering {
 		select {
 		case cm := <-r.plane.Control():
-			r.exec(r.eng.HandleReply(cm.Data, r.o.now()))
-			if r.eng.State() != mn.Registering {
-				r.log.Info("deregistered")
-				return
+			if r.link == nil {
+				r.exec(r.eng.HandleReply(cm.Data, r.o.now()))
 			}
+		case f, ok := <-frames:
+			if !ok {
+				frames = nil
+				continue
+			}
+			r.link.handle(r, f)
 		case <-deadline:
 			r.log.Warn("no reply to the deregistration; the binding will expire at the home agent")
 			return
 		}
 	}
+	r.log.Info("deregistered")
 }
 
 func (r *mnRunner) status() Status {

@@ -76,6 +76,9 @@ type Packet struct {
 	Data []byte
 	// TTL1 asks for IP TTL 1 (solicitations).
 	TTL1 bool
+	// TTL255 asks for IP TTL 255: requests to a foreign agent, which
+	// checks it (RFC 3024 §4.1.1, §4.2.1).
+	TTL255 bool
 }
 
 // Tunnel is what the data plane should do. The zero value (Up false) means
@@ -187,6 +190,10 @@ func (e *Engine) HomeAddr() netip.Addr { return e.hoa }
 
 // CareOf is the current care-of address.
 func (e *Engine) CareOf() netip.Addr { return e.coa }
+
+// ForeignAgent is the agent the node registers through (its address on
+// the link), or the zero Addr when co-located.
+func (e *Engine) ForeignAgent() netip.Addr { return e.fa }
 
 // Tunnel is the current tunnel state.
 func (e *Engine) Tunnel() Tunnel { return e.tunnel }
@@ -321,6 +328,7 @@ func (e *Engine) requestPacket() Packet {
 	p := Packet{Data: e.pending, Dst: netip.AddrPortFrom(e.cfg.HomeAgent, wire.Port), Src: e.coa}
 	if e.fa.IsValid() {
 		p.Dst = netip.AddrPortFrom(e.fa, wire.Port)
+		p.TTL255 = true
 		p.Src = e.hoa // the home address, or 0.0.0.0 before one is known
 		if !p.Src.IsValid() {
 			p.Src = netip.IPv4Unspecified()

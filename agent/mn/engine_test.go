@@ -374,7 +374,7 @@ func TestForeignAgentMode(t *testing.T) {
 	}
 	p := o.Send[0]
 	v := wire.RequestView(p.Data)
-	if p.Dst != netip.AddrPortFrom(fa, 434) || p.Src != hoa || v.CareOf() != faCoA || v.Flags()&wire.FlagD != 0 || v.Lifetime() != 200 {
+	if p.Dst != netip.AddrPortFrom(fa, 434) || p.Src != hoa || !p.TTL255 || v.CareOf() != faCoA || v.Flags()&wire.FlagD != 0 || v.Lifetime() != 200 {
 		t.Fatalf("FA registration: dst %v src %v coa %v flags %v life %d", p.Dst, p.Src, v.CareOf(), v.Flags(), v.Lifetime())
 	}
 	if o := l.mn.HandleAdvertisement(fa, adv(301), t0.Add(time.Second)); len(o.Send) != 0 {

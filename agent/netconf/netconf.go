@@ -152,6 +152,9 @@ type Route struct {
 	Src    netip.Addr // preferred source (optional)
 	Table  int        // 0: main
 	Metric int
+	// OnLink: the gateway is on the link although no address of ours
+	// covers it (a mobile node using its home address on a foreign link).
+	OnLink bool
 }
 
 func (n *Net) toNL(r Route) (*netlink.Route, error) {
@@ -165,6 +168,9 @@ func (n *Net) toNL(r Route) (*netlink.Route, error) {
 	}
 	if r.Gw.IsValid() {
 		nr.Gw = r.Gw.AsSlice()
+	}
+	if r.OnLink {
+		nr.Flags |= int(netlink.FLAG_ONLINK)
 	}
 	if r.Src.IsValid() {
 		nr.Src = r.Src.AsSlice()
