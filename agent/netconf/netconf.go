@@ -387,3 +387,65 @@ func Sysctl(key, value string) error {
 	}
 	return nil
 }
+
+// SetNeighbor installs a permanent neighbour entry: addr is at mac on dev.
+// A foreign agent uses it to deliver to a visitor without ARP (RFC 5944
+// §4.6: the agent must not ARP for a visitor's home address).
+func (n *Net) SetNeighbor(dev string, addr netip.Addr, mac net.HardwareAddr) error {
+	l, err := n.link(dev)
+	if err != nil {
+		return err
+	}
+	return n.h.NeighSet(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: netlink.FAMILY_V4,
+		State: netlink.NUD_PERMANENT, IP: addr.AsSlice(), HardwareAddr: mac})
+}
+
+// DelNeighbor removes the neighbour entry for addr (no error if absent).
+func (n *Net) DelNeighbor(dev string, addr netip.Addr) error {
+	l, err := n.link(dev)
+	if err != nil {
+		return err
+	}
+	err = n.h.NeighDel(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: netlink.FAMILY_V4, IP: addr.AsSlice()})
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+// Rule is a policy routing rule: packets from Src arriving on IIf use
+// Table.
+type Rule struct {
+	Src      netip.Prefix
+	IIf      string
+	Table    int
+	Priority int
+}
+
+func (r Rule) toNL() *netlink.Rule {
+	nr := netlink.NewRule()
+	nr.Src = ipNet(r.Src)
+	nr.IifName = r.IIf
+	nr.Table = r.Table
+	nr.Priority = r.Priority
+	nr.Family = netlink.FAMILY_V4
+	return nr
+}
+
+// AddRule installs r (no error if an identical rule exists).
+func (n *Net) AddRule(r Rule) error {
+	err := n.h.RuleAdd(r.toNL())
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	return err
+}
+
+// DelRule removes r (no error if absent).
+func (n *Net) DelRule(r Rule) error {
+	err := n.h.RuleDel(r.toNL())
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,35 @@ func TestNetconf(t *testing.T) {
 	}
 	if err := n.DelProxyARP("up0", hoa); err != nil {
 		t.Fatalf("DelProxyARP of a missing entry: %v", err)
+	}
+	// Permanent neighbours and policy rules (a foreign agent's visitors).
+	mac, _ := net.ParseMAC("02:00:00:00:00:42")
+	if err := n.SetNeighbor("up0", hoa, mac); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := l.Exec("nc", "ip", "neigh", "show", "dev", "up0")
+	if !strings.Contains(out, "192.168.7.55 lladdr 02:00:00:00:00:42 PERMANENT") {
+		t.Fatalf("neighbour not installed: %q", out)
+	}
+	if err := n.DelNeighbor("up0", hoa); err != nil {
+		t.Fatal(err)
+	}
+	rule := Rule{Src: netip.PrefixFrom(hoa, 32), IIf: "up0", Table: 100, Priority: 1000}
+	if err := n.AddRule(rule); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.AddRule(rule); err != nil {
+		t.Fatalf("AddRule is not idempotent: %v", err)
+	}
+	out, _ = l.Exec("nc", "ip", "rule")
+	if !strings.Contains(out, "1000:	from 192.168.7.55 iif up0 lookup 100") {
+		t.Fatalf("rule not installed: %q", out)
+	}
+	if err := n.DelRule(rule); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.DelRule(rule); err != nil {
+		t.Fatalf("DelRule of a missing rule: %v", err)
 	}
 	if err := n.DelAddr("up0", p); err != nil {
 		t.Fatal(err)
