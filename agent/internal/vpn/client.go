@@ -135,11 +135,10 @@ func (c *Client) Initiate(timeout time.Duration) (time.Duration, error) {
 // Terminate deletes the client's IKE SA (and its CHILD SAs), telling the
 // gateway. No SA to delete is not an error.
 func (c *Client) Terminate() error {
-	out, err := c.Swanctl(10*time.Second, "--terminate", "--ike", Conn, "--timeout", "5")
+	_, err := c.Swanctl(10*time.Second, "--terminate", "--ike", Conn, "--timeout", "5")
 	if err != nil && strings.Contains(err.Error(), "no matching SAs") {
 		return nil
 	}
-	_ = out
 	return err
 }
 
