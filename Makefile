@@ -22,7 +22,7 @@ SHELL         := bash
 .SHELLFLAGS   := -eu -o pipefail -c
 .DEFAULT_GOAL := build
 
-.PHONY: help build cross deps test fuzz bench clean demo
+.PHONY: help build cross deps test fuzz bench clean demo package firmware-test
 
 help: ## list targets and variables
 	@echo 'Targets:'
@@ -39,6 +39,12 @@ demo: deps build ## the roaming lab: mobile node moved between two NATed hotspot
 
 cross: ## static router binaries in dist/ (mips, mipsle softfloat; arm v7; arm64; amd64) and their sizes
 	VERSION='$(VERSION)' cross/build.sh dist
+
+package: build cross ## OpenWrt packages in dist/: mip4d_VERSION_ARCH.ipk per router target, luci-app-mip4d_VERSION_all.ipk
+	$(GO) run ./agent/internal/tools/ipk -mip4d bin/mip4d -dist dist -version '$(VERSION)'
+
+firmware-test: package ## pure tests under qemu-user (mips, mipsle, arm, arm64); the packaged binary booted in QEMU (mipsel malta, arm64 virt): HA + MN register and ping
+	packaging/qemu/firmware-test.sh all
 
 deps: ## install the test tools (apt, as root, only what is missing) and Go modules
 	.ci/deps.sh
