@@ -119,6 +119,11 @@ var examples = map[string][]string{
 	"mobilenode.route":          {"10.0.0.0/8", "192.0.2.0/24"},
 }
 
+// alsoLive are optional options shown uncommented in their section's
+// block because the section needs one of a group (an NAI or a static home
+// address) and the schema cannot say so.
+var alsoLive = map[string]bool{"mobile_node.home_address": true, "mobilenode.nai": true}
+
 // Example returns the values the default configuration shows for o.
 func (sec *Section) Example(o *Option) []string {
 	if v, ok := examples[sec.Type+"."+o.Name]; ok {
@@ -229,7 +234,7 @@ func DefaultConfig(s Schema) string {
 			live := ""
 			switch {
 			case shared && o.Name == "enabled":
-			case !shared && o.Required:
+			case !shared && (o.Required || alsoLive[sec.Type+"."+o.Name]):
 			default:
 				live = "#"
 			}
