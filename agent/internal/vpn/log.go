@@ -43,7 +43,8 @@ type LogStats struct {
 	IKERekeyed     int // IKE SAs rekeyed
 	Reauth         int // reauthentications (a new IKE SA replacing the old), e.g. after an address change without MOBIKE
 	ChildSAs       int // CHILD SAs established (by unique id), rekeys included
-	MOBIKE         int // MOBIKE address changes requested (not mere address list updates)
+	MOBIKE         int // MOBIKE address changes requested
+	AddrUpdates    int // MOBIKE address list updates sent (an INFORMATIONAL exchange, no change of path)
 	// Setups is, per IKE SA this end initiated and saw through, the time
 	// from "initiating IKE_SA" to its first CHILD SA established (the IKE
 	// exchanges on the wire, without swanctl around them), in log order.
@@ -78,6 +79,8 @@ func Stats(log string) LogStats {
 		case strings.HasPrefix(e.Msg, "requesting address change using MOBIKE"),
 			strings.HasSuffix(e.Msg, "using MOBIKE, implicitly requesting an address change"):
 			st.MOBIKE++
+		case e.Msg == "sending address list update using MOBIKE":
+			st.AddrUpdates++
 		case reChildUp.MatchString(e.Msg):
 			child[reChildUp.FindStringSubmatch(e.Msg)[1]] = true
 			if t, ok := started[e.IKE]; ok {

@@ -203,8 +203,9 @@ func TestStats(t *testing.T) {
 1.020 01[IKE] <vpn|2> IKE_SA vpn[2] established between a...b
 1.020 01[IKE] <vpn|2> CHILD_SA vpn{2} established with SPIs
 1.500 01[IKE] <vpn|2> IKE_SA vpn[3] rekeyed between a...b
+2.000 01[IKE] <vpn|3> sending address list update using MOBIKE
 `
-	if st := Stats(re); st.Reauth != 1 || st.IKEInitiated != 1 || st.IKERekeyed != 1 || fmt.Sprint(st.Setups) != "[10ms]" {
+	if st := Stats(re); st.Reauth != 1 || st.IKEInitiated != 1 || st.IKERekeyed != 1 || st.AddrUpdates != 1 || fmt.Sprint(st.Setups) != "[10ms]" {
 		t.Errorf("reauth stats %+v", st)
 	}
 }
