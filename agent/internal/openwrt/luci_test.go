@@ -1,0 +1,440 @@
+package openwrt
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/lab"
+	"github.com/mip4d/mip4d/agent/internal/scenario"
+)
+
+func appPath(t *testing.T, p string) string {
+	return filepath.Join(repoRoot(t), LuCIApp, p)
+}
+
+const (
+	configView = "htdocs/luci-static/resources/view/mip4d/config.js"
+	statusView = "htdocs/luci-static/resources/view/mip4d/status.js"
+	rpcdPlugin = "root/usr/libexec/rpcd/luci.mip4d"
+)
+
+func needNode(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is needed for the LuCI tests (Debian: apt-get install nodejs)")
+	}
+}
+
+// TestLuCIFiles: every JS file parses (node --check), the JSON files are
+// JSON, the menu has the two entries and the ACL grants exactly uci
+// read/write of mip4d and the plugin's two methods.
+func TestLuCIFiles(t *testing.T) {
+	needNode(t)
+	var js []string
+	for _, dir := range []string{appPath(t, "."), "testdata"} {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".js") {
+				js = append(js, p)
+			}
+			return err
+		})
+	}
+	if len(js) < 4 {
+		t.Fatalf("found only %v", js)
+	}
+	for _, f := range js {
+		// LuCI views are function bodies (they end in a top-level return):
+		// check them as the body of a function, as LuCI compiles them.
+		src, _ := os.ReadFile(f)
+		check := f
+		if strings.Contains(f, "/view/") {
+			check = filepath.Join(t.TempDir(), filepath.Base(f))
+			os.WriteFile(check, []byte("(function() {\n"+string(src)+"\n});\n"), 0o644)
+		}
+		if out, err := exec.Command("node", "--check", check).CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", f, err, out)
+		}
+	}
+
+	var menu map[string]struct {
+		Title  string `json:"title"`
+		Action struct {
+			Type, Path string
+		} `json:"action"`
+	}
+	readJSON(t, appPath(t, "root/usr/share/luci/menu.d/luci-app-mip4d.json"), &menu)
+	if m := menu["admin/services/mip4d"]; m.Title != "Mobile IP" || m.Action.Path != "mip4d/config" {
+		t.Errorf("Services > Mobile IP: %+v", m)
+	}
+	if m := menu["admin/status/mip4d"]; m.Title != "Mobile IP" || m.Action.Path != "mip4d/status" {
+		t.Errorf("Status > Mobile IP: %+v", m)
+	}
+
+	var acl map[string]map[string]any
+	readJSON(t, appPath(t, "root/usr/share/rpcd/acl.d/luci-app-mip4d.json"), &acl)
+	want := map[string]any{
+		"read":  map[string]any{"ubus": map[string]any{"luci.mip4d": []any{"status", "bindings"}}, "uci": []any{"mip4d"}},
+		"write": map[string]any{"uci": []any{"mip4d"}},
+	}
+	got := acl["luci-app-mip4d"]
+	delete(got, "description")
+	if len(acl) != 1 || !reflect.DeepEqual(got, want) {
+		t.Errorf("ACL is not least privilege: %v", acl)
+	}
+}
+
+func readJSON(t *testing.T, p string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+}
+
+type viewOption struct {
+	Kind     string              `json:"kind"`
+	Name     string              `json:"name"`
+	Datatype string              `json:"datatype"`
+	Values   []string            `json:"values"`
+	Depends  []map[string]string `json:"depends"`
+	Password bool                `json:"password"`
+	Prefill  *string             `json:"prefilled"`
+}
+
+type viewSection struct {
+	Kind    string       `json:"kind"`
+	Type    string       `json:"type"`
+	Name    string       `json:"name"`
+	Options []viewOption `json:"options"`
+}
+
+// TestLuCIContract runs the config view against a recording stand-in of
+// LuCI's form API and checks it against `mip4d schema --json`: every
+// option it declares exists with a compatible datatype (Flag for bool, a
+// ListValue with the same values, a list widget for a list, otherwise the
+// same datatype), every required option is declared, options of a role's
+// sections depend on that role, and secret options are password fields
+// that are never pre-filled and that an empty field leaves unchanged.
+func TestLuCIContract(t *testing.T) {
+	needNode(t)
+	out, err := exec.Command("node", "testdata/contract.js", appPath(t, configView)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node contract.js: %v\n%s", err, out)
+	}
+	var view struct {
+		Config   string        `json:"config"`
+		Sections []viewSection `json:"sections"`
+	}
+	if err := json.Unmarshal(out, &view); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if view.Config != "mip4d" {
+		t.Errorf("form.Map(%q), want mip4d", view.Config)
+	}
+	s := schemaOf(t)
+	declared := map[string]bool{}
+	for _, vs := range view.Sections {
+		sec := s.Section(vs.Type)
+		if sec == nil {
+			t.Errorf("view section %s is not a section of the schema", vs.Type)
+			continue
+		}
+		if (sec.Name != "") != (vs.Kind == "NamedSection") || (sec.Name != "" && vs.Name != sec.Name) {
+			t.Errorf("section %s: view has %s %q, schema name %q", vs.Type, vs.Kind, vs.Name, sec.Name)
+		}
+		for _, o := range vs.Options {
+			declared[vs.Type+"."+o.Name] = true
+			so := sec.Option(o.Name)
+			if so == nil {
+				t.Errorf("%s.%s is declared by the view but is not in the schema", vs.Type, o.Name)
+				continue
+			}
+			if msg := compatible(o, so); msg != "" {
+				t.Errorf("%s.%s: %s", vs.Type, o.Name, msg)
+			}
+			if !sec.shared(s.Roles()) && !dependsOnRole(o, sec.Roles) {
+				t.Errorf("%s.%s does not depend on role %v", vs.Type, o.Name, sec.Roles)
+			}
+			if so.Secret {
+				switch {
+				case !o.Password:
+					t.Errorf("%s.%s is secret but not a password field", vs.Type, o.Name)
+				case o.Prefill == nil || *o.Prefill != "":
+					t.Errorf("%s.%s: the stored key comes back into the page or an empty field changes it (%v)", vs.Type, o.Name, o.Prefill)
+				}
+			}
+		}
+	}
+	for _, sec := range s {
+		for _, o := range sec.Options {
+			switch {
+			case declared[sec.Type+"."+o.Name]:
+			case o.Required:
+				t.Errorf("required option %s.%s is not in the config view", sec.Type, o.Name)
+			default:
+				t.Logf("note: optional %s.%s is not in the config view", sec.Type, o.Name)
+			}
+		}
+	}
+}
+
+func compatible(o viewOption, so *Option) string {
+	list := o.Kind == "DynamicList" || o.Kind == "MultiValue"
+	if list != so.List {
+		return fmt.Sprintf("widget %s for list=%v", o.Kind, so.List)
+	}
+	switch {
+	case o.Kind == "Flag":
+		if so.Datatype != "bool" {
+			return "Flag for datatype " + so.Datatype
+		}
+	case o.Kind == "ListValue":
+		a, b := slices.Clone(o.Values), slices.Clone(so.Values)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			return fmt.Sprintf("ListValue values %v, schema values %v", o.Values, so.Values)
+		}
+	case len(so.Values) > 0:
+		return fmt.Sprintf("free %s for a closed set %v", o.Kind, so.Values)
+	case o.Datatype != so.Datatype:
+		return fmt.Sprintf("datatype %q, schema %q", o.Datatype, so.Datatype)
+	}
+	return ""
+}
+
+func dependsOnRole(o viewOption, roles []string) bool {
+	if len(o.Depends) == 0 {
+		return false
+	}
+	for _, d := range o.Depends {
+		if !slices.Contains(roles, d["mip4d.globals.role"]) {
+			return false
+		}
+	}
+	return true
+}
+
+// rpcd runs the rpcd exec plugin as rpcd does, with sh.
+func rpcd(t *testing.T, mip4d, socket string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("sh", append([]string{appPath(t, rpcdPlugin)}, args...)...)
+	cmd.Env = append(os.Environ(), "MIP4D="+mip4d, "MIP4D_SOCKET="+socket)
+	cmd.Stdin = strings.NewReader("{}")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("luci.mip4d %v: %v\n%s", args, err, out)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("luci.mip4d %v: not a JSON object: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestLiveStatus runs a home agent and a mobile node registered through a
+// NAT in the namespace lab, then: the rpcd plugin answers list and call
+// against the running daemons, and the status view, rendered in headless
+// Chromium from those answers, shows the binding and the counters.
+func TestLiveStatus(t *testing.T) {
+	l := lab.ForTest(t)
+	bin := hostMIP4D(t)
+	r, err := scenario.Build(l, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []func() error{func() error { return r.MoveTo(1) }, func() error { return r.StartHA() }, func() error { return r.StartMN() }} {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.WaitBinding(scenario.CoAs[1], false, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	if !l.Ping("mn", scenario.CN, 3) { // traffic for the counters
+		t.Fatal("mn cannot reach cn through the tunnel")
+	}
+	list := rpcd(t, bin, r.Socket("ha"), "list")
+	var methods map[string]map[string]any
+	json.Unmarshal([]byte(list), &methods)
+	if len(methods) != 2 || methods["status"] == nil || methods["bindings"] == nil {
+		t.Errorf("list: %s", list)
+	}
+	status := rpcd(t, bin, r.Socket("ha"), "call", "status")
+	bindings := rpcd(t, bin, r.Socket("ha"), "call", "bindings")
+	mnStatus := rpcd(t, bin, r.Socket("mn"), "call", "status")
+	down := rpcd(t, bin, filepath.Join(t.TempDir(), "none.sock"), "call", "status")
+
+	var st struct {
+		Role string `json:"role"`
+		HA   struct {
+			Bindings int `json:"bindings"`
+		} `json:"ha"`
+	}
+	json.Unmarshal([]byte(status), &st)
+	if st.Role != "ha" || st.HA.Bindings != 1 {
+		t.Errorf("call status: %s", status)
+	}
+	var bd struct {
+		Running  bool `json:"running"`
+		Bindings []struct {
+			HomeAddr string `json:"home_addr"`
+			CareOf   string `json:"care_of"`
+			NAI      string `json:"nai"`
+		} `json:"bindings"`
+	}
+	json.Unmarshal([]byte(bindings), &bd)
+	if !bd.Running || len(bd.Bindings) != 1 || bd.Bindings[0].HomeAddr != scenario.HoA.String() || bd.Bindings[0].CareOf != scenario.CoAs[1].String() {
+		t.Errorf("call bindings: %s", bindings)
+	}
+	if !strings.Contains(mnStatus, `"role":"mn"`) && !strings.Contains(mnStatus, `"role": "mn"`) {
+		t.Errorf("call status (mn): %s", mnStatus)
+	}
+	var dv struct {
+		Running *bool  `json:"running"`
+		Error   string `json:"error"`
+	}
+	json.Unmarshal([]byte(down), &dv)
+	if dv.Running == nil || *dv.Running || dv.Error == "" {
+		t.Errorf("call status with no daemon: %s", down)
+	}
+	// The lab's key, as text and as its hex, never appears.
+	for _, out := range []string{status, bindings, mnStatus} {
+		if strings.Contains(out, "6d6970346420726f616d696e67206c6162") || strings.Contains(out, "roaming lab") {
+			t.Errorf("a key appears in the plugin's answer: %s", out)
+		}
+	}
+
+	t.Run("chromium", func(t *testing.T) {
+		chromiumStatus(t, status, bindings)
+	})
+}
+
+// chromiumStatus renders the status view with the stand-in LuCI modules
+// in headless Chromium, checks the rows it shows, and saves a screenshot.
+func chromiumStatus(t *testing.T, status, bindings string) {
+	browser := ""
+	for _, b := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(b); err == nil {
+			browser = p
+			break
+		}
+	}
+	if browser == "" {
+		t.Fatal("chromium is needed (Debian: apt-get install chromium chromium-driver)")
+	}
+	page := string(mustRead(t, "testdata/status.html"))
+	src, _ := json.Marshal(string(mustRead(t, appPath(t, statusView))))
+	fixtures := fmt.Sprintf(`{"luci.mip4d.status": %s, "luci.mip4d.bindings": %s}`, status, bindings)
+	page = strings.NewReplacer(
+		"/*LUCI-MODULE*/", string(mustRead(t, "testdata/luci-module.js")),
+		"/*STANDIN*/", string(mustRead(t, "testdata/luci-standin.js")),
+		"/*FIXTURES*/", fixtures,
+		"/*STATUS-SOURCE*/", string(src),
+	).Replace(page)
+	dir := t.TempDir()
+	html := filepath.Join(dir, "status.html")
+	if err := os.WriteFile(html, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chrome := func(extra ...string) string {
+		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+			"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=5000", "--window-size=1280,1100"}, extra...)
+		args = append(args, "file://"+html)
+		cmd := exec.Command(browser, args...)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", browser, err, out)
+		}
+		return string(out)
+	}
+	dom := chrome("--dump-dom")
+	if regexp.MustCompile(`<body[^>]*data-error=`).MatchString(dom) || !regexp.MustCompile(`<body[^>]*data-ready="yes"`).MatchString(dom) {
+		t.Fatalf("the view did not render:\n%s", dom)
+	}
+	rows := tableRows(dom, "mip4d-bindings")
+	if len(rows) != 1 {
+		t.Fatalf("bindings table: %d rows, want 1: %v", len(rows), rows)
+	}
+	row := rows[0]
+	for i, want := range []string{scenario.HoA.String(), scenario.CoAs[1].String(), "laptop@example.net", scenario.NATAddrs[1].String(), "udp/ipip"} {
+		if !strings.Contains(row[i], want) {
+			t.Errorf("bindings row column %d = %q, want %q (row %v)", i, row[i], want, row)
+		}
+	}
+	summary := tableRows(dom, "mip4d-summary")
+	if !slices.ContainsFunc(summary, func(r []string) bool { return len(r) == 2 && r[0] == "Role" && r[1] == "Home agent" }) ||
+		!slices.ContainsFunc(summary, func(r []string) bool { return len(r) == 2 && r[0] == "Bindings" && r[1] == "1" }) {
+		t.Errorf("summary rows %v", summary)
+	}
+	counters := tableRows(dom, "mip4d-counters")
+	if !slices.ContainsFunc(counters, func(r []string) bool { return r[0] == "ha.accepted" && r[1] != "0" }) {
+		t.Errorf("counters do not show accepted registrations: %v", counters)
+	}
+	t.Logf("status page: %d binding row, %d summary rows, %d counters", len(rows), len(summary), len(counters))
+
+	shot := filepath.Join(t.ArtifactDir(), "status.png")
+	chrome("--screenshot=" + shot)
+	if st, err := os.Stat(shot); err != nil || st.Size() < 1000 {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	// Also keep a copy where a person finds it after a plain `go test`.
+	keep := filepath.Join(repoRoot(t), "out", "luci", "status.png")
+	if err := os.MkdirAll(filepath.Dir(keep), 0o755); err == nil {
+		if b, err := os.ReadFile(shot); err == nil && os.WriteFile(keep, b, 0o644) == nil {
+			t.Logf("screenshot: %s (copy of %s)", keep, shot)
+		}
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var (
+	trRE  = regexp.MustCompile(`(?s)<tr class="tr"[^>]*>(.*?)</tr>`)
+	tdRE  = regexp.MustCompile(`(?s)<td[^>]*>(.*?)</td>`)
+	tagRE = regexp.MustCompile(`<[^>]+>`)
+)
+
+// tableRows returns the data rows of the table with id in the dumped DOM.
+func tableRows(dom, id string) [][]string {
+	i := strings.Index(dom, `id="`+id+`"`)
+	if i < 0 {
+		return nil
+	}
+	rest := dom[i:]
+	if j := strings.Index(rest, "</table>"); j >= 0 {
+		rest = rest[:j]
+	}
+	var rows [][]string
+	for _, m := range trRE.FindAllStringSubmatch(rest, -1) {
+		var cells []string
+		for _, c := range tdRE.FindAllStringSubmatch(m[1], -1) {
+			cells = append(cells, strings.TrimSpace(tagRE.ReplaceAllString(c[1], "")))
+		}
+		rows = append(rows, cells)
+	}
+	return rows
+}

@@ -1,0 +1,308 @@
+'use strict';
+'require view';
+'require form';
+'require uci';
+'require tools.widgets as widgets';
+
+// Services > Mobile IP: /etc/config/mip4d. Every option here is an option
+// of `mip4d schema --json` with the same datatype (a contract test checks
+// both ways for required options). Options depend on the role in
+// 'globals', so only what the chosen role reads is shown.
+//
+// Keys are write-only: the field is never filled from the configuration,
+// an empty field leaves the stored key as it is, and a key is never put
+// into the page.
+
+var roleHA = { 'mip4d.globals.role': 'ha' };
+var roleMN = { 'mip4d.globals.role': 'mn' };
+
+// keyOption adds the write-only key of a security association.
+function keyOption(s, role) {
+	var o = s.option(form.Value, 'key', _('Key'),
+		_('Shared key: text, or hex digits after 0x. Write-only: leave empty to keep the stored key.'));
+	o.password = true;
+	o.datatype = 'string';
+	o.depends(role);
+	o.modalonly = true;
+	o.cfgvalue = function() { return ''; };
+	o.write = function(section_id, value) {
+		if (value != null && value !== '')
+			uci.set('mip4d', section_id, 'key', value);
+	};
+	o.remove = function() {};
+	o.validate = function(section_id, value) {
+		if ((value == null || value === '') && uci.get('mip4d', section_id, 'key') == null)
+			return _('A key is required');
+		return true;
+	};
+	return o;
+}
+
+// saOptions adds spi, key and algorithm.
+function saOptions(s, role) {
+	var o = s.option(form.Value, 'spi', _('SPI'),
+		_('Security Parameter Index of the security association (256 and up)'));
+	o.datatype = 'range(256,4294967295)';
+	o.rmempty = false;
+	o.depends(role);
+
+	keyOption(s, role);
+
+	o = s.option(form.ListValue, 'algorithm', _('Algorithm'),
+		_('keyed-md5 (prefix+suffix) only for legacy peers'));
+	o.value('hmac-md5', 'HMAC-MD5');
+	o.value('keyed-md5', _('keyed-MD5 (legacy)'));
+	o.default = 'hmac-md5';
+	o.depends(role);
+	o.modalonly = true;
+}
+
+// replayOptions adds replay protection.
+function replayOptions(s, role) {
+	var o = s.option(form.ListValue, 'replay', _('Replay protection'));
+	o.value('timestamps', _('Timestamps'));
+	o.value('nonces', _('Nonces'));
+	o.default = 'timestamps';
+	o.depends(role);
+	o.modalonly = true;
+
+	o = s.option(form.Value, 'tolerance', _('Timestamp tolerance'),
+		_('Seconds a timestamp may differ from the home agent\'s clock'));
+	o.datatype = 'range(1,3600)';
+	o.placeholder = '7';
+	o.depends({ 'mip4d.globals.role': role['mip4d.globals.role'], 'replay': 'timestamps' });
+	o.modalonly = true;
+}
+
+return view.extend({
+	render: function() {
+		var m, s, o;
+
+		m = new form.Map('mip4d', _('Mobile IP'),
+			_('Mobile IPv4 (RFC 5944): this router as the home agent of roaming laptops, or as a mobile node itself. Status > Mobile IP shows bindings and counters.'));
+
+		// globals
+		s = m.section(form.NamedSection, 'globals', 'mip4d', _('General'));
+		s.addremove = false;
+
+		o = s.option(form.Flag, 'enabled', _('Enabled'), _('Start the daemon at boot'));
+		o.default = '1';
+		o.rmempty = false;
+
+		o = s.option(form.ListValue, 'role', _('Role'));
+		o.value('ha', _('Home agent'));
+		o.value('mn', _('Mobile node'));
+		o.rmempty = false;
+
+		o = s.option(form.ListValue, 'log_level', _('Log level'));
+		o.value('debug', _('Debug'));
+		o.value('info', _('Info'));
+		o.value('warn', _('Warning'));
+		o.value('error', _('Error'));
+		o.default = 'info';
+
+		o = s.option(form.Value, 'state_dir', _('State directory'),
+			_('Where the home agent keeps its bindings across restarts. /etc/mip4d (flash) survives a reboot; /var/run/mip4d (RAM) spares the flash'));
+		o.datatype = 'file';
+		o.placeholder = '/etc/mip4d';
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'control_socket', _('Control socket'));
+		o.datatype = 'file';
+		o.placeholder = '/var/run/mip4d.sock';
+
+		// home agent
+		s = m.section(form.NamedSection, 'homeagent', 'homeagent', _('Home agent'));
+		s.addremove = true;
+
+		o = s.option(form.Value, 'address', _('Home agent address'),
+			_('Mobile nodes register to it and tunnels start from it'));
+		o.datatype = 'ip4addr';
+		o.rmempty = false;
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'home_network', _('Home network'),
+			_('The prefix home addresses come from'));
+		o.datatype = 'cidr4';
+		o.rmempty = false;
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'interface', _('Tunnel device'),
+			_('TUN device that carries the virtual home network'));
+		o.datatype = 'device';
+		o.placeholder = 'mip4d0';
+		o.depends(roleHA);
+
+		o = s.option(widgets.DeviceSelect, 'home_link', _('Home link'),
+			_('A real interface on the home network: mip4d answers ARP there for nodes that are away'));
+		o.datatype = 'device';
+		o.noaliases = true;
+		o.optional = true;
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'mtu', _('Path MTU'));
+		o.datatype = 'range(576,9000)';
+		o.placeholder = '1500';
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'max_lifetime', _('Maximum lifetime'), _('Seconds'));
+		o.datatype = 'range(1,65535)';
+		o.placeholder = '600';
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'max_bindings', _('Simultaneous bindings'), _('Per mobile node; 1 disables them'));
+		o.datatype = 'range(1,64)';
+		o.placeholder = '1';
+		o.depends(roleHA);
+
+		o = s.option(form.Flag, 'nat_traversal', _('NAT traversal'), _('RFC 3519 UDP tunnelling when a NAT is detected'));
+		o.default = '1';
+		o.depends(roleHA);
+
+		o = s.option(form.Flag, 'force_udp', _('Allow forced UDP'), _('Mobile nodes may ask for UDP tunnelling without a NAT'));
+		o.default = '0';
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'keepalive', _('NAT keepalive'), _('Seconds; 0: the nodes\' default'));
+		o.datatype = 'range(0,65535)';
+		o.placeholder = '110';
+		o.depends(roleHA);
+
+		o = s.option(form.Flag, 'gre', _('Offer GRE'));
+		o.default = '1';
+		o.depends(roleHA);
+
+		o = s.option(form.Flag, 'reverse_tunnel_required', _('Require reverse tunnelling'));
+		o.default = '0';
+		o.depends(roleHA);
+
+		o = s.option(form.Flag, 'revocation', _('Registration revocation'), _('RFC 3543'));
+		o.default = '1';
+		o.depends(roleHA);
+
+		o = s.option(form.DynamicList, 'trusted_network', _('Trusted networks'),
+			_('Registrations from these sources are from inside (RFC 5265)'));
+		o.datatype = 'cidr4';
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'pool_start', _('Pool start'), _('First home address handed out by NAI (RFC 2794)'));
+		o.datatype = 'ip4addr';
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'pool_end', _('Pool end'));
+		o.datatype = 'ip4addr';
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'pool_hold', _('Pool hold time'), _('Seconds a released address stays reserved for its NAI'));
+		o.datatype = 'uinteger';
+		o.placeholder = '3600';
+		o.depends(roleHA);
+
+		// the home agent's mobile nodes
+		s = m.section(form.GridSection, 'mobile_node', _('Mobile nodes'),
+			_('The nodes this home agent serves, each with its security association'));
+		s.anonymous = true;
+		s.addremove = true;
+		s.nodescriptions = true;
+
+		o = s.option(form.Value, 'nai', _('NAI'), _('user@realm; required for pool addresses'));
+		o.datatype = 'string';
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'home_address', _('Home address'), _('Leave empty to assign one from the pool'));
+		o.datatype = 'ip4addr';
+		o.depends(roleHA);
+
+		saOptions(s, roleHA);
+		replayOptions(s, roleHA);
+
+		// FA-HA security associations
+		s = m.section(form.GridSection, 'agent_peer', _('Foreign agents and proxies'),
+			_('Agents that relay registrations to this home agent'));
+		s.anonymous = true;
+		s.addremove = true;
+		s.nodescriptions = true;
+
+		o = s.option(form.Value, 'address', _('Address'));
+		o.datatype = 'ip4addr';
+		o.rmempty = false;
+		o.depends(roleHA);
+
+		saOptions(s, roleHA);
+
+		// mobile node
+		s = m.section(form.NamedSection, 'mobilenode', 'mobilenode', _('Mobile node'));
+		s.addremove = true;
+
+		o = s.option(form.Value, 'home_agent', _('Home agent'));
+		o.datatype = 'ip4addr';
+		o.rmempty = false;
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'nai', _('NAI'), _('Required without a home address'));
+		o.datatype = 'string';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'home_address', _('Home address'), _('Leave empty to be given one'));
+		o.datatype = 'ip4addr';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'home_network', _('Home network'), _('An address in it on the uplink means the node is home'));
+		o.datatype = 'cidr4';
+		o.depends(roleMN);
+
+		o = s.option(form.ListValue, 'mode', _('Care-of address'),
+			_('Co-located: the uplink\'s own address is the care-of address; foreign agent: register through an agent heard on the uplink'));
+		o.value('colocated', _('Co-located'));
+		o.value('fa', _('Foreign agent'));
+		o.default = 'colocated';
+		o.depends(roleMN);
+
+		o = s.option(widgets.DeviceSelect, 'uplink', _('Uplink'), _('Its address is the care-of address; default: the default route\'s interface'));
+		o.datatype = 'device';
+		o.noaliases = true;
+		o.optional = true;
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'interface', _('Tunnel device'));
+		o.datatype = 'device';
+		o.placeholder = 'mip4d0';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'mtu', _('Uplink MTU'));
+		o.datatype = 'range(576,9000)';
+		o.placeholder = '1500';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'lifetime', _('Lifetime'), _('Seconds asked for'));
+		o.datatype = 'range(1,65535)';
+		o.placeholder = '300';
+		o.depends(roleMN);
+
+		o = s.option(form.Flag, 'reverse_tunnel', _('Reverse tunnelling'));
+		o.default = '1';
+		o.depends(roleMN);
+
+		o = s.option(form.Flag, 'udp_tunnel', _('UDP tunnelling'), _('RFC 3519, granted when the home agent sees a NAT'));
+		o.default = '1';
+		o.depends(roleMN);
+
+		o = s.option(form.Flag, 'force_udp', _('Force UDP'));
+		o.default = '0';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'keepalive', _('NAT keepalive'), _('Seconds, when the home agent gives none'));
+		o.datatype = 'range(0,65535)';
+		o.placeholder = '110';
+		o.depends(roleMN);
+
+		o = s.option(form.DynamicList, 'route', _('Routes through the tunnel'), _('Default: 0.0.0.0/0'));
+		o.datatype = 'cidr4';
+		o.depends(roleMN);
+
+		saOptions(s, roleMN);
+		replayOptions(s, roleMN);
+
+		return m.render();
+	}
+});
