@@ -21,6 +21,10 @@ gcc                 gcc
 iputils-ping        ping
 procps              sysctl
 dbus-daemon         dbus-daemon
+strongswan-charon               /usr/lib/ipsec/charon
+strongswan-swanctl              swanctl
+libcharon-extra-plugins         swanctl
+libstrongswan-standard-plugins  swanctl
 libc6-dev           gcc
 '
 
@@ -29,6 +33,8 @@ installed() { # package command
 		[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 	elif [ "$2" = - ]; then
 		/usr/bin/python3 -c 'import scapy' 2>/dev/null
+	elif [ "${2#/}" != "$2" ]; then
+		[ -x "$2" ]
 	else
 		command -v "$2" >/dev/null
 	fi
