@@ -75,14 +75,26 @@ func Build(l *lab.Lab, bin string) (*Roaming, error) {
 	steps := []func() error{
 		func() error { return each([]string{"cn", "ha", "inet", "nat1", "nat2", "mn"}, l.AddNS) },
 		func() error { return l.Veth("cn", "eth0", "ha", "lan") },
+		func() error { return l.Addr("cn", "eth0", "10.0.0.2/24") },
+		func() error { return l.Route("cn", "default", "via", "10.0.0.1") },
+		func() error { return l.Addr("ha", "lan", "10.0.0.1/24") },
+	}
+	if err := run(steps); err != nil {
+		return nil, err
+	}
+	return r, r.buildAccess()
+}
+
+// buildAccess builds what every lab shares: the Internet core with the
+// home agent on it, the two NATed hotspots and the mobile node.
+func (r *Roaming) buildAccess() error {
+	l := r.L
+	return run([]func() error{
 		func() error { return l.Veth("ha", "wan", "inet", "ha") },
 		func() error { return l.Veth("inet", "nat1", "nat1", "wan") },
 		func() error { return l.Veth("inet", "nat2", "nat2", "wan") },
 		func() error { return l.Veth("nat1", "lan", "mn", "hs1") },
 		func() error { return l.Veth("nat2", "lan", "mn", "hs2") },
-		func() error { return l.Addr("cn", "eth0", "10.0.0.2/24") },
-		func() error { return l.Route("cn", "default", "via", "10.0.0.1") },
-		func() error { return l.Addr("ha", "lan", "10.0.0.1/24") },
 		func() error { return l.Addr("ha", "wan", "198.51.100.1/24") },
 		func() error { return l.Route("ha", "default", "via", "198.51.100.254") },
 		func() error { return l.Router("ha") },
@@ -101,13 +113,16 @@ func Build(l *lab.Lab, bin string) (*Roaming, error) {
 		func() error { return l.IP("mn", "link", "set", "hs2", "down") },
 		func() error { return l.Veth("ha", "home", "mn", "home0") },
 		func() error { return l.IP("mn", "link", "set", "home0", "down") },
-	}
+	})
+}
+
+func run(steps []func() error) error {
 	for _, s := range steps {
 		if err := s(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return r, nil
+	return nil
 }
 
 func each(names []string, f func(string) error) error {

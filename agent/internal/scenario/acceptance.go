@@ -1,0 +1,152 @@
+package scenario
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/lab"
+	"github.com/mip4d/mip4d/agent/internal/vpn"
+)
+
+// The acceptance lab of DESIGN.md §3: the roaming lab's Internet side and
+// hotspots, plus an enterprise behind an unmodified strongSwan VPN
+// gateway. The home agent of the roaming lab ("ha") is the external home
+// agent (x-HA) here; its home network 10.10.0.0/16 — the x-home addresses —
+// is routed on the Internet.
+//
+//	[cn] 10.20.0.2 ─┐
+//	                ├─ [vpngw] 192.0.2.1 ── [inet] ── [ha = x-HA] 198.51.100.1
+//	[iha] 10.20.1.2 ┘                         ├── [nat1] ── hs1 ─┐
+//	                                          └── [nat2] ── hs2 ─┴─ [mn]
+var (
+	Corp       = netip.MustParseAddr("10.20.0.2") // the correspondent inside the enterprise
+	IHA        = netip.MustParseAddr("10.20.1.2")
+	VPNGW      = netip.MustParseAddr("192.0.2.1")
+	Intranet   = netip.MustParsePrefix("10.20.0.0/16")
+	VPNPool    = netip.MustParsePrefix("10.99.0.0/24")
+	IntranetGW = netip.MustParseAddr("10.20.0.1")
+)
+
+// BuildAcceptance creates the acceptance lab.
+func BuildAcceptance(l *lab.Lab, bin string) (*Roaming, error) {
+	r := &Roaming{L: l, Bin: bin, Keepalive: 10, Lifetime: 60}
+	err := run([]func() error{
+		func() error { return each([]string{"cn", "iha", "vpngw", "ha", "inet", "nat1", "nat2", "mn"}, l.AddNS) },
+		func() error { return l.Veth("cn", "eth0", "vpngw", "lan") },
+		func() error { return l.Veth("iha", "eth0", "vpngw", "lan2") },
+		func() error { return l.Veth("vpngw", "wan", "inet", "vpn") },
+		func() error { return l.Addr("cn", "eth0", "10.20.0.2/24") },
+		func() error { return l.Route("cn", "default", "via", "10.20.0.1") },
+		func() error { return l.Addr("iha", "eth0", "10.20.1.2/24") },
+		func() error { return l.Route("iha", "default", "via", "10.20.1.1") },
+		func() error { return l.Addr("vpngw", "lan", "10.20.0.1/24") },
+		func() error { return l.Addr("vpngw", "lan2", "10.20.1.1/24") },
+		func() error { return l.Addr("vpngw", "wan", "192.0.2.1/24") },
+		func() error { return l.Route("vpngw", "default", "via", "192.0.2.254") },
+		func() error { return l.Router("vpngw") },
+		func() error { return l.Addr("inet", "vpn", "192.0.2.254/24") },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.buildAccess(); err != nil {
+		return nil, err
+	}
+	// The x-home addresses are reachable on the Internet, via the x-HA.
+	return r, l.Route("inet", HomeNet.String(), "via", HAAddr.String())
+}
+
+// VPN is the enterprise's remote access: the gateway and the laptop's
+// client, both unmodified strongSwan.
+type VPN struct {
+	GW     *vpn.Gateway
+	Client *vpn.Client
+	VIP    netip.Addr
+	SA     vpn.SA // as first established
+}
+
+// StartVPN starts the gateway and the laptop's client. With local valid,
+// the client runs IKE and ESP from that address only (the x-home address:
+// x-MIP) and ignores address changes (MOBIKE off), as RFC 5265 wants;
+// otherwise it uses whatever address it has, with MOBIKE as asked (the
+// baselines).
+func (r *Roaming) StartVPN(local netip.Addr, mobike bool) (*VPN, error) {
+	gw, err := vpn.StartGateway(r.L, "vpngw", vpn.GatewayConfig{Intranet: []netip.Prefix{Intranet}, Pool: VPNPool, MOBIKE: mobike})
+	if err != nil {
+		return nil, err
+	}
+	cc := vpn.ClientConfig{Gateway: VPNGW, Intranet: []netip.Prefix{Intranet}, LocalAddr: local, MOBIKE: mobike}
+	if local.IsValid() {
+		cc.NoRoamEvents = true
+	}
+	c, err := vpn.StartClient(r.L, "mn", cc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Initiate(10 * time.Second); err != nil {
+		return nil, fmt.Errorf("VPN: %w\n%s", err, c.Log())
+	}
+	v := &VPN{GW: gw, Client: c}
+	if v.SA, err = c.SA(); err != nil {
+		return nil, err
+	}
+	if v.VIP, err = c.VirtualIP(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// VPNMove is one handoff as the VPN saw it.
+type VPNMove struct {
+	MoveResult
+	SA      vpn.SA
+	SameSA  bool   // same IKE SA and CHILD SA: no renegotiation at all
+	SameIKE bool   // same IKE SA (MOBIKE may still rekey the CHILD SA)
+	Diff    string // what changed, if anything
+}
+
+// VPNHandoffs moves the node n times while probes run through the VPN,
+// and records the VPN's SA after each move.
+func (r *Roaming) VPNHandoffs(v *VPN, p *Probe, n int, dwell time.Duration, waitBinding bool, progress func(VPNMove)) []VPNMove {
+	var out []VPNMove
+	for i := 1; i <= n; i++ {
+		to := 3 - r.At
+		m := VPNMove{MoveResult: MoveResult{N: i, From: r.At, To: to, CareOf: CoAs[to]}}
+		at := p.Now()
+		start := time.Now()
+		if err := r.MoveTo(to); err != nil {
+			m.Err = err
+			out = append(out, m)
+			break
+		}
+		if waitBinding {
+			b, err := r.WaitBinding(CoAs[to], false, 10*time.Second)
+			if err != nil {
+				m.Err = err
+			}
+			m.NAT = b.Endpoint
+		}
+		m.Elapsed = time.Since(start)
+		time.Sleep(dwell)
+		h := p.Measure(at, p.Now()-5*p.Interval)
+		m.Gap, m.Lost = h.Gap, h.Lost
+		if !h.Recovered && m.Err == nil {
+			m.Err = fmt.Errorf("move %d: traffic through the VPN did not resume", i)
+		}
+		sa, err := v.Client.SA()
+		if err != nil && m.Err == nil {
+			m.Err = fmt.Errorf("move %d: %w", i, err)
+		}
+		m.SA = sa
+		m.SameSA, m.SameIKE = sa.Same(v.SA), sa.SameIKE(v.SA)
+		if !m.SameSA {
+			m.Diff = sa.Diff(v.SA)
+		}
+		out = append(out, m)
+		if progress != nil {
+			progress(m)
+		}
+	}
+	return out
+}

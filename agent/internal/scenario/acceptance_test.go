@@ -1,0 +1,74 @@
+package scenario
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/lab"
+	"github.com/mip4d/mip4d/agent/internal/vpn"
+)
+
+func newAcceptance(t *testing.T) *Roaming {
+	t.Helper()
+	vpn.Require(t)
+	l := lab.ForTest(t)
+	r, err := BuildAcceptance(l, mip4d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(r.Logs())
+		}
+	})
+	return r
+}
+
+// TestS1Colocated is scenario S1 (RFC 4093 §2.4 and §4.1): the laptop has a
+// co-located care-of address behind the hotspots' NATs; its unmodified VPN
+// client runs over the x-home address that mip4d keeps stable. Ten moves:
+// the IKE SA and the CHILD SA never change, a TCP connection inside the VPN
+// survives, and every move's gap and loss are reported.
+func TestS1Colocated(t *testing.T) {
+	r := newAcceptance(t)
+	must(t, r.MoveTo(1))
+	must(t, r.StartHA())
+	must(t, r.StartMN())
+	_, err := r.WaitRegistered(CoAs[1], 10*time.Second)
+	must(t, err)
+	v, err := r.StartVPN(HoA, false)
+	must(t, err)
+	t.Logf("VPN up: virtual IP %v, %v", v.VIP, v.SA)
+	if v.SA.LocalHost != HoA {
+		t.Fatalf("the VPN runs from %s, not from the x-home address %v", v.SA.LocalHost, HoA)
+	}
+	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
+	must(t, err)
+	defer p.Stop()
+	s, err := StartStream(r.L, "mn", "cn", Corp, 7008, 20*time.Millisecond)
+	must(t, err)
+	defer s.Stop()
+	time.Sleep(500 * time.Millisecond)
+	moves := r.VPNHandoffs(v, p, 10, 500*time.Millisecond, true, nil)
+	for _, m := range moves {
+		t.Logf("move %2d hs%d->hs%d care-of %v NAT %v: gap %v, lost %d, IKE SA #%d (same: %v)", m.N, m.From, m.To, m.CareOf, m.NAT,
+			m.Gap.Round(time.Millisecond), m.Lost, m.SA.UniqueID, m.SameSA)
+		if m.Err != nil {
+			t.Fatal(m.Err)
+		}
+		if !m.SameSA {
+			t.Fatalf("move %d renegotiated the VPN: %s", m.N, m.Diff)
+		}
+	}
+	if st := vpn.Stats(v.Client.Log()); st.IKEInitiated != 1 || st.IKERekeyed != 0 || st.Reauth != 0 {
+		t.Fatalf("IKE activity during the moves: %+v", st)
+	}
+	before := s.Received()
+	time.Sleep(300 * time.Millisecond)
+	if err := s.Err(); err != nil {
+		t.Fatalf("the TCP connection inside the VPN broke: %v", err)
+	}
+	if s.Received() <= before {
+		t.Fatal("the TCP connection inside the VPN stalled")
+	}
+}
