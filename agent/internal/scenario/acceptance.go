@@ -150,3 +150,48 @@ func (r *Roaming) VPNHandoffs(v *VPN, p *Probe, n int, dwell time.Duration, wait
 	}
 	return out
 }
+
+// Baseline runs the same moves without mip4d: the VPN client uses the
+// hotspot address itself, with MOBIKE (RFC 4555: the IKE SA follows the
+// address; libipsec rekeys the CHILD SA) or without it (the SA is
+// re-established; reestablish is called after each move when the client
+// has not done it by itself).
+func (r *Roaming) Baseline(v *VPN, p *Probe, n int, dwell time.Duration, mobike bool, progress func(VPNMove)) []VPNMove {
+	var out []VPNMove
+	for i := 1; i <= n; i++ {
+		to := 3 - r.At
+		m := VPNMove{MoveResult: MoveResult{N: i, From: r.At, To: to, CareOf: CoAs[to]}}
+		at := p.Now()
+		start := time.Now()
+		prev, _ := v.Client.SA()
+		if err := r.MoveTo(to); err != nil {
+			m.Err = err
+			out = append(out, m)
+			break
+		}
+		sa, err := v.Client.WaitSA(6*time.Second, func(s vpn.SA) bool {
+			return s.LocalHost == CoAs[to] && !s.Same(prev) && s.State == "ESTABLISHED"
+		})
+		if err != nil && !mobike {
+			if _, ierr := v.Client.Initiate(10 * time.Second); ierr == nil {
+				sa, err = v.Client.SA()
+			}
+		}
+		if err != nil {
+			m.Err = fmt.Errorf("move %d: the VPN did not recover: %w", i, err)
+		}
+		m.Elapsed = time.Since(start)
+		time.Sleep(dwell)
+		h := p.Measure(at, p.Now()-5*p.Interval)
+		m.Gap, m.Lost = h.Gap, h.Lost
+		m.SA, m.SameSA, m.SameIKE = sa, sa.Same(v.SA), sa.SameIKE(v.SA)
+		if !m.SameSA {
+			m.Diff = sa.Diff(v.SA)
+		}
+		out = append(out, m)
+		if progress != nil {
+			progress(m)
+		}
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -70,5 +71,38 @@ func TestS1Colocated(t *testing.T) {
 	}
 	if s.Received() <= before {
 		t.Fatal("the TCP connection inside the VPN stalled")
+	}
+}
+
+// TestBaselines moves the laptop without mip4d, its VPN client bound to the
+// hotspot address: with MOBIKE the IKE SA survives (the CHILD SA is
+// rekeyed); without it every move costs a new IKE SA. These are the rows
+// mip4d's figures are compared with.
+func TestBaselines(t *testing.T) {
+	for _, mobike := range []bool{true, false} {
+		name := map[bool]string{true: "mobike", false: "reestablish"}[mobike]
+		t.Run(name, func(t *testing.T) {
+			r := newAcceptance(t)
+			must(t, r.MoveTo(1))
+			v, err := r.StartVPN(netip.Addr{}, mobike)
+			must(t, err)
+			p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
+			must(t, err)
+			defer p.Stop()
+			time.Sleep(300 * time.Millisecond)
+			for _, m := range r.Baseline(v, p, 3, 500*time.Millisecond, mobike, nil) {
+				t.Logf("move %d hs%d->hs%d: gap %v, lost %d, IKE SA #%d same IKE %v same CHILD %v", m.N, m.From, m.To,
+					m.Gap.Round(time.Millisecond), m.Lost, m.SA.UniqueID, m.SameIKE, m.SameSA)
+				if m.Err != nil {
+					t.Fatal(m.Err)
+				}
+				if mobike && !m.SameIKE {
+					t.Fatalf("MOBIKE lost the IKE SA: %s", m.Diff)
+				}
+				if !mobike && m.SameIKE {
+					t.Fatal("without MOBIKE the IKE SA cannot survive an address change")
+				}
+			}
+		})
 	}
 }
