@@ -1,181 +1,333 @@
-// Command demo is `make demo`: it builds the roaming lab of DESIGN.md §3 in
-// network namespaces, starts a mip4d home agent and mobile node in it, runs
-// a UDP probe stream and a long-lived TCP connection from the mobile
-// node's home address to a correspondent node, moves the mobile node
-// between two NATed access networks, and prints what each handoff cost.
-// It tears everything down when it ends, fails, or is interrupted.
+// Command demo is `make demo`: it builds the labs of DESIGN.md §3 in
+// network namespaces and shows, move by move, what a laptop roaming
+// between two NATed hotspots keeps and loses:
+//
+//   - roaming: mip4d alone — home agent, mobile node, a UDP echo stream and
+//     a TCP connection from the home address;
+//   - s1: RFC 5265 x-MIP with a co-located care-of address — the laptop's
+//     unmodified strongSwan VPN client runs over the x-home address mip4d
+//     keeps stable, to an unmodified strongSwan gateway;
+//   - baseline-mobike and baseline-reestablish: the same moves without
+//     mip4d, the VPN client on the hotspot address with MOBIKE, or
+//     re-establishing its SA.
+//
+// Every lab is torn down when its scenario ends, fails, or is interrupted.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/mip4d/mip4d/agent/internal/lab"
 	"github.com/mip4d/mip4d/agent/internal/scenario"
+	"github.com/mip4d/mip4d/agent/internal/vpn"
 )
+
+var all = []string{"roaming", "s1", "baseline-mobike", "baseline-reestablish"}
 
 func main() {
 	bin := flag.String("bin", "bin/mip4d", "the mip4d binary")
-	moves := flag.Int("moves", 5, "number of handoffs")
-	dwell := flag.Duration("dwell", 2*time.Second, "time on each access network")
-	keep := flag.Bool("keep-logs", false, "keep the lab directory with the daemons' logs")
+	moves := flag.Int("moves", 5, "handoffs per scenario")
+	dwell := flag.Duration("dwell", time.Second, "time on each hotspot")
+	which := flag.String("scenario", "all", "scenarios to run, comma-separated: "+strings.Join(all, ", ")+", or all")
+	keep := flag.Bool("keep-logs", false, "keep each lab's directory with the daemons' logs")
 	flag.Parse()
-	if err := run(*bin, *moves, *dwell, *keep); err != nil {
-		fmt.Fprintf(os.Stderr, "\ndemo failed: %v\n", err)
-		os.Exit(1)
+	if os.Geteuid() != 0 {
+		fail(fmt.Errorf("the labs build network namespaces: run as root (sudo make demo)"))
+	}
+	if _, err := os.Stat(*bin); err != nil {
+		fail(fmt.Errorf("mip4d binary: %w (run make build)", err))
+	}
+	list := all
+	if *which != "all" {
+		list = strings.Split(*which, ",")
+	}
+	d := &demo{bin: *bin, moves: *moves, dwell: *dwell, keep: *keep}
+	d.trapSignals()
+	fmt.Println("mip4d demo: a laptop roams between two NATed hotspots")
+	fmt.Println()
+	fmt.Println("  [cn] ─ enterprise ─ [vpngw: strongSwan, unmodified] ─┐")
+	fmt.Println("                                                      [inet] ── [x-HA: mip4d ha, home network 10.10.0.0/16]")
+	fmt.Println("                                       [nat1] ── hs1 ──┤")
+	fmt.Println("                                       [nat2] ── hs2 ──┴── [laptop: mip4d mn, strongSwan client]")
+	fmt.Println()
+	var rows []row
+	var failed []string
+	for _, s := range list {
+		r, err := d.run(strings.TrimSpace(s))
+		rows = append(rows, r...)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "\n%s failed: %v\n", s, err)
+			failed = append(failed, s)
+		}
+	}
+	printTable(rows)
+	if len(failed) > 0 {
+		fail(fmt.Errorf("scenarios failed: %s", strings.Join(failed, ", ")))
 	}
 }
 
-func run(bin string, moves int, dwell time.Duration, keep bool) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("the lab builds network namespaces: run as root (sudo make demo)")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("mip4d binary: %w (run make build)", err)
-	}
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "\ndemo failed: %v\n", err)
+	os.Exit(1)
+}
+
+type demo struct {
+	bin   string
+	moves int
+	dwell time.Duration
+	keep  bool
+	mu    sync.Mutex
+	cur   *lab.Lab
+	dir   string
+}
+
+// trapSignals tears the current lab down on Ctrl-C.
+func (d *demo) trapSignals() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "\ninterrupted: tearing the lab down")
+		d.mu.Lock()
+		if d.cur != nil {
+			d.cur.Close()
+			if !d.keep {
+				os.RemoveAll(d.dir)
+			}
+		}
+		os.Exit(130)
+	}()
+}
+
+// row is one line of the final table.
+type row struct {
+	scenario string
+	scenario.MoveResult
+	ike, spis string
+	same      string
+}
+
+func status(s string) { fmt.Printf("\r\033[K%s", s) }
+
+// run builds a lab, runs one scenario in it and tears it down.
+func (d *demo) run(name string) (rows []row, err error) {
 	dir, err := os.MkdirTemp("", "mip4d-demo-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	l, err := lab.New(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// Tear down on every way out, Ctrl-C included.
-	cleanup := func() {
+	d.mu.Lock()
+	d.cur, d.dir = l, dir
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
 		l.Close()
-		if !keep {
+		if d.keep {
+			fmt.Printf("  logs of %s: %s\n", name, dir)
+		} else {
 			os.RemoveAll(dir)
 		}
+		d.cur = nil
+		d.mu.Unlock()
+	}()
+	fmt.Printf("== %s\n", title(name))
+	status("building the lab ...")
+	var r *scenario.Roaming
+	if name == "roaming" {
+		r, err = scenario.Build(l, d.bin)
+	} else {
+		if verr := vpn.Available(); verr != nil {
+			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
+		}
+		r, err = scenario.BuildAcceptance(l, d.bin)
 	}
-	defer cleanup()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; ok {
-			fmt.Fprintln(os.Stderr, "\ninterrupted: tearing the lab down")
-			cleanup()
-			os.Exit(130)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\n\ndaemon logs:\n%s", err, r.Logs())
 		}
 	}()
-
-	fmt.Println("mip4d roaming demo: mobile node behind two NATs, home agent on the Internet side")
-	fmt.Println()
-	fmt.Println("  [cn] 10.0.0.2 ── [ha] 198.51.100.1 (home network 10.10.0.0/16) ── [inet]")
-	fmt.Println("                                                         ├── [nat1] ── hs1 192.168.1.0/24 ─┐")
-	fmt.Println("                                                         └── [nat2] ── hs2 192.168.2.0/24 ─┴─ [mn] home address 10.10.0.5")
-	fmt.Println()
-	step := func(s string) { fmt.Printf("\r\033[K%s", s) }
-	step("building the lab ...")
-	r, err := scenario.Build(l, bin)
+	if err = r.MoveTo(1); err != nil {
+		return nil, err
+	}
+	target, port := scenario.CN, uint16(7007)
+	var v *scenario.VPN
+	mip := name == "roaming" || name == "s1"
+	if mip {
+		status("starting the home agent and the mobile node on hs1 ...")
+		if err = r.StartHA(); err != nil {
+			return nil, err
+		}
+		if err = r.StartMN(); err != nil {
+			return nil, err
+		}
+		st, werr := r.WaitRegistered(scenario.CoAs[1], 10*time.Second)
+		if werr != nil {
+			return nil, werr
+		}
+		b, _ := r.WaitBinding(scenario.CoAs[1], false, 5*time.Second)
+		status(fmt.Sprintf("registered: home address %v, care-of %v, tunnel %s; the HA sees the NAT mapping %v\n",
+			st.HomeAddr, st.CareOf, b.Tunnel, b.Endpoint))
+	}
+	if name != "roaming" {
+		target = scenario.Corp
+		status("bringing the VPN up ...")
+		local := netip.Addr{}
+		if mip {
+			local = scenario.HoA
+		}
+		if v, err = r.StartVPN(local, name == "baseline-mobike"); err != nil {
+			return nil, err
+		}
+		status(fmt.Sprintf("VPN up from %v: IKE SA #%d (%s_i %s_r), virtual IP %v\n", v.SA.LocalHost, v.SA.UniqueID,
+			v.SA.InitiatorSPI, v.SA.ResponderSPI, v.VIP))
+	}
+	p, err := scenario.StartProbe(l, "mn", "cn", target, port, 10*time.Millisecond)
 	if err != nil {
-		return err
-	}
-	fail := func(err error) error {
-		return fmt.Errorf("%w\n\ndaemon logs:\n%s", err, r.Logs())
-	}
-	step("starting the home agent and the mobile node on hs1 ...")
-	if err := r.MoveTo(1); err != nil {
-		return err
-	}
-	if err := r.StartHA(); err != nil {
-		return fail(err)
-	}
-	if err := r.StartMN(); err != nil {
-		return fail(err)
-	}
-	st, err := r.WaitRegistered(scenario.CoAs[1], 10*time.Second)
-	if err != nil {
-		return fail(err)
-	}
-	b, _ := r.WaitBinding(scenario.CoAs[1], false, 5*time.Second)
-	step(fmt.Sprintf("registered: home address %v, care-of %v, tunnel %s, the HA sees the NAT mapping %v\n",
-		st.HomeAddr, st.CareOf, b.Tunnel, b.Endpoint))
-	p, err := scenario.StartProbe(l, "mn", "cn", scenario.CN, 7007, 10*time.Millisecond)
-	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	defer p.Stop()
-	s, err := scenario.StartStream(l, "mn", "cn", scenario.CN, 7008, 20*time.Millisecond)
+	s, err := scenario.StartStream(l, "mn", "cn", target, port+1, 20*time.Millisecond)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	defer s.Stop()
-	fmt.Println("probes: UDP echo every 10 ms and a TCP connection, both from 10.10.0.5 to cn")
-	fmt.Println()
+	fmt.Printf("probes: UDP echo every 10 ms and a TCP connection to %v\n", target)
 	time.Sleep(500 * time.Millisecond)
 
-	// Live progress line while the moves run.
-	progressDone := make(chan struct{})
+	stop := make(chan struct{})
 	var current string
+	var mu sync.Mutex
 	go func() {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
-			case <-progressDone:
+			case <-stop:
 				return
 			case <-t.C:
 				sent, echoed := p.Totals()
-				step(fmt.Sprintf("%s | probes %d sent, %d echoed | TCP %d kB", current, sent, echoed, s.Received()/1000))
+				mu.Lock()
+				c := current
+				mu.Unlock()
+				status(fmt.Sprintf("%s | probes %d sent, %d echoed | TCP %d kB", c, sent, echoed, s.Received()/1000))
 			}
 		}
 	}()
-	var results []scenario.MoveResult
-	for i := 1; i <= moves; i++ {
-		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, moves, r.At, 3-r.At)
-		res := r.Handoffs(p, 1, dwell, nil)
-		res[0].N = i
-		results = append(results, res[0])
-		if res[0].Err != nil {
-			break
+	for i := 1; i <= d.moves && err == nil; i++ {
+		mu.Lock()
+		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, d.moves, r.At, 3-r.At)
+		mu.Unlock()
+		var rw row
+		switch {
+		case v == nil:
+			m := r.Handoffs(p, 1, d.dwell, nil)[0]
+			rw = row{MoveResult: m}
+		case mip:
+			m := r.VPNHandoffs(v, p, 1, d.dwell, true, nil)[0]
+			rw = vpnRow(m)
+		default:
+			m := r.Baseline(v, p, 1, d.dwell, name == "baseline-mobike", nil)[0]
+			rw = vpnRow(m)
 		}
+		rw.N, rw.scenario = i, name
+		rows = append(rows, rw)
+		err = rw.Err
 	}
-	close(progressDone)
-	time.Sleep(100 * time.Millisecond)
-	step("\n")
+	close(stop)
+	time.Sleep(150 * time.Millisecond)
+	status("")
 	sent, echoed := p.Totals()
-	tcpErr := s.Err()
-
-	fmt.Println("move  path        care-of         NAT mapping at HA    binding after  gap     probes lost")
-	fmt.Println("----  ----------  --------------  -------------------  -------------  ------  -----------")
-	var gaps []time.Duration
-	var failed error
-	for _, m := range results {
-		fmt.Printf("%4d  hs%d -> hs%d  %-14v  %-19v  %10d ms  %3d ms  %11d\n", m.N, m.From, m.To, m.CareOf, m.NAT,
-			m.Elapsed.Milliseconds(), m.Gap.Milliseconds(), m.Lost)
-		if m.Err != nil && failed == nil {
-			failed = m.Err
+	tcp := "survived every move"
+	if terr := s.Err(); terr != nil {
+		tcp = "BROKEN: " + terr.Error()
+		if err == nil && mip {
+			err = terr
 		}
-		gaps = append(gaps, m.Gap)
 	}
-	slices.Sort(gaps)
+	fmt.Printf("%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	return rows, err
+}
+
+func vpnRow(m scenario.VPNMove) row {
+	same := "same SA"
+	switch {
+	case m.SameSA:
+	case m.SameIKE:
+		same = "same IKE, CHILD rekeyed"
+	default:
+		same = "NEW IKE SA"
+	}
+	return row{MoveResult: m.MoveResult, ike: fmt.Sprintf("#%d", m.SA.UniqueID),
+		spis: short(m.SA.InitiatorSPI) + "/" + short(m.SA.ResponderSPI), same: same}
+}
+
+func short(spi string) string {
+	if len(spi) > 8 {
+		return spi[:8]
+	}
+	return spi
+}
+
+func title(name string) string {
+	switch name {
+	case "roaming":
+		return "roaming: mip4d alone (home agent and mobile node, RFC 3519 through the NATs)"
+	case "s1":
+		return "S1: x-MIP with a co-located care-of address, the VPN over the x-home address (RFC 5265)"
+	case "baseline-mobike":
+		return "baseline: no mip4d, the VPN client on the hotspot address with MOBIKE"
+	case "baseline-reestablish":
+		return "baseline: no mip4d, the VPN client re-establishing after each move"
+	}
+	return name
+}
+
+func printTable(rows []row) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Println("scenario              move  path        care-of        NAT mapping at HA    gap ms  lost  IKE SA  SPIs (i/r)         VPN")
+	fmt.Println("--------------------  ----  ----------  -------------  -------------------  ------  ----  ------  -----------------  -----------------------")
+	gaps := map[string][]time.Duration{}
+	var order []string
+	for _, r := range rows {
+		nat := "-"
+		if r.NAT.IsValid() {
+			nat = r.NAT.String()
+		}
+		fmt.Printf("%-20s  %4d  hs%d -> hs%d  %-13v  %-19s  %6d  %4d  %-6s  %-17s  %s\n", r.scenario, r.N, r.From, r.To, r.CareOf, nat,
+			r.Gap.Milliseconds(), r.Lost, dash(r.ike), dash(r.spis), dash(r.same))
+		if _, ok := gaps[r.scenario]; !ok {
+			order = append(order, r.scenario)
+		}
+		gaps[r.scenario] = append(gaps[r.scenario], r.Gap)
+	}
 	fmt.Println()
-	if len(gaps) > 0 {
-		fmt.Printf("handoff gap: median %d ms, worst %d ms (goal: median ≤ 50 ms)\n",
-			gaps[len(gaps)/2].Milliseconds(), gaps[len(gaps)-1].Milliseconds())
+	for _, s := range order {
+		g := slices.Clone(gaps[s])
+		slices.Sort(g)
+		fmt.Printf("%-20s  handoff gap median %4d ms, worst %4d ms\n", s, g[len(g)/2].Milliseconds(), g[len(g)-1].Milliseconds())
 	}
-	fmt.Printf("UDP probes: %d sent, %d echoed (%.2f%% lost overall)\n", sent, echoed, 100*float64(sent-echoed)/float64(max(sent, 1)))
-	if tcpErr != nil {
-		fmt.Printf("TCP connection: BROKEN: %v\n", tcpErr)
-	} else {
-		fmt.Printf("TCP connection: survived every move (%d kB exchanged)\n", s.Received()/1000)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
 	}
-	if keep {
-		fmt.Printf("logs: %s\n", strings.TrimSpace(dir))
-	}
-	if failed != nil {
-		return fail(failed)
-	}
-	if tcpErr != nil {
-		return fail(tcpErr)
-	}
-	return nil
+	return s
 }
