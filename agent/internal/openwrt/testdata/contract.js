@@ -36,13 +36,12 @@ form.Map.prototype.section = function(cls, a, b) {
 	var s = { kind: cls.kind, options: [] };
 	if (cls.kind === 'NamedSection') { s.name = a; s.type = b; } else { s.type = a; }
 	s.option = function(ocls, name) {
-		var o = { kind: ocls.kind, name: name, values: [], depends: [] };
+		var o = { kind: ocls.kind, name: name, values: [], dependsList: [] };
 		o.value = function(k) { o.values.push(k); };
 		o.depends = function(d, v) {
 			if (typeof d === 'string') { var x = {}; x[d] = v; d = x; }
-			o.depends.push(d);
+			o.dependsList.push(d);
 		};
-		o.depends.push = Array.prototype.push.bind(o.dependsList = []);
 		s.options.push(o);
 		return o;
 	};
