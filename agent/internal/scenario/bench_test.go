@@ -3,12 +3,14 @@ package scenario
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/mip4d/mip4d/agent/internal/lab"
+	"github.com/mip4d/mip4d/agent/internal/vpn"
 )
 
 // Lab benchmarks: they run the real daemons in the namespace lab, once
@@ -153,4 +155,123 @@ func BenchmarkThroughput(b *testing.B) {
 	b.ReportMetric(tunPPS/max(basePPS, 1), "small_pkt_ratio")
 	fmt.Fprintf(os.Stderr, "throughput: kernel %.0f Mbit/s, mip4d %.0f Mbit/s (%.2f); 64 B: kernel %.0f kpps, mip4d %.0f kpps (%.2f)\n",
 		baseTCP/1e6, tunTCP/1e6, tunTCP/baseTCP, basePPS/1e3, tunPPS/1e3, tunPPS/max(basePPS, 1))
+}
+
+func benchAcceptance(b *testing.B) *Roaming {
+	if os.Geteuid() != 0 {
+		b.Skip("SKIP: lab benchmarks build network namespaces and need root")
+	}
+	if err := vpn.Available(); err != nil {
+		b.Skipf("SKIP: strongSwan: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "mip4d-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := lab.New(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close(); os.RemoveAll(dir) })
+	r, err := BuildAcceptance(l, mip4d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.MoveTo(1); err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+func startS1(b *testing.B, r *Roaming) *VPN {
+	if err := r.StartHA(); err != nil {
+		b.Fatal(err)
+	}
+	if err := r.StartMN(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.WaitRegistered(CoAs[1], 10*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	v, err := r.StartVPN(HoA, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkAcceptanceHandoff moves the laptop 20 times under a 100/s UDP
+// echo stream through the VPN and reports the gap median and p95 and how
+// many moves renegotiated IKE: S1 (mip4d, VPN over the x-home address)
+// and the baselines without mip4d (MOBIKE; re-establishment), each in its
+// own lab in the same run.
+func BenchmarkAcceptanceHandoff(b *testing.B) {
+	for _, sc := range []string{"s1", "baseline-mobike", "baseline-reestablish"} {
+		b.Run(sc, func(b *testing.B) {
+			r := benchAcceptance(b)
+			var v *VPN
+			var err error
+			if sc == "s1" {
+				v = startS1(b, r)
+			} else if v, err = r.StartVPN(netip.Addr{}, sc == "baseline-mobike"); err != nil {
+				b.Fatal(err)
+			}
+			p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Stop()
+			time.Sleep(300 * time.Millisecond)
+			b.ResetTimer()
+			var moves []VPNMove
+			if sc == "s1" {
+				moves = r.VPNHandoffs(v, p, 20, 400*time.Millisecond, true, nil)
+			} else {
+				moves = r.Baseline(v, p, 20, 400*time.Millisecond, sc == "baseline-mobike", nil)
+			}
+			b.StopTimer()
+			var gaps []time.Duration
+			renegotiated := 0
+			for _, m := range moves {
+				if m.Err != nil {
+					b.Fatal(m.Err)
+				}
+				gaps = append(gaps, m.Gap)
+				if !m.SameIKE {
+					renegotiated++
+				}
+			}
+			b.ReportMetric(float64(percentile(gaps, 0.5).Microseconds())/1000, "gap_median_ms")
+			b.ReportMetric(float64(percentile(gaps, 0.95).Microseconds())/1000, "gap_p95_ms")
+			b.ReportMetric(float64(renegotiated), "ike_renegotiations")
+		})
+	}
+}
+
+// BenchmarkVPNThroughput measures TCP throughput from the laptop's VPN
+// address to the enterprise host: the VPN alone (client on the hotspot
+// address, no mip4d), then the VPN inside mip4d's x-MIP tunnel, in two
+// labs in the same run. Goal: the MIP layer costs less than 20%
+// (vpn_in_mip_ratio ≥ 0.8).
+func BenchmarkVPNThroughput(b *testing.B) {
+	alone := benchAcceptance(b)
+	if _, err := alone.StartVPN(netip.Addr{}, false); err != nil {
+		b.Fatal(err)
+	}
+	base, err := vpn.Throughput(alone.L, "mn", "cn", Corp, 4*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	alone.L.Close()
+	r := benchAcceptance(b)
+	startS1(b, r)
+	b.ResetTimer()
+	both, err := vpn.Throughput(r.L, "mn", "cn", Corp, 4*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(base, "vpn_alone_Mbit/s")
+	b.ReportMetric(both, "vpn_in_mip_Mbit/s")
+	b.ReportMetric(both/base, "vpn_in_mip_ratio")
 }
