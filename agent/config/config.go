@@ -59,6 +59,18 @@ type MN struct {
 	Interface string
 	MTU       int
 	Routes    []netip.Prefix
+	// VPNUp, VPNDown and VPNInterface drive the VPN in RFC 5265 dual mode.
+	VPNUp, VPNDown, VPNInterface string
+	// Internal, when set, is the i-MIP layer of RFC 5265 dual mode.
+	Internal *Internal
+}
+
+// Internal is the i-MIP layer (RFC 5265) of a mobile node.
+type Internal struct {
+	Engine    mn.Config
+	Interface string
+	Port      uint16
+	Routes    []netip.Prefix
 }
 
 // Load reads and validates the file at path.
@@ -336,11 +348,36 @@ func buildMN(f *uci.File) (*MN, error) {
 		ReverseTunnel: r.boolean("reverse_tunnel"), UDPTunnel: r.boolean("udp_tunnel"), ForceUDP: r.boolean("force_udp"),
 		Keepalive: time.Duration(r.uint("keepalive")) * time.Second,
 	}
+	m.VPNUp, m.VPNDown, m.VPNInterface = r.get("vpn_up"), r.get("vpn_down"), r.get("vpn_interface")
 	if r.err != nil {
 		return nil, r.err
 	}
 	if err := m.Engine.Validate(); err != nil {
 		return nil, f.Errorf(s.Line, "mobilenode: %v", strings.TrimPrefix(err.Error(), "mn: "))
+	}
+	if is := f.Section("internal"); is != nil && is.Type == "internal" {
+		r := &reader{f: f, s: is, spec: section("internal")}
+		in := &Internal{Interface: r.get("interface"), Port: uint16(r.uint("port")), Routes: r.prefixes("route")}
+		in.Engine = mn.Config{NAI: r.get("nai"), HomeAddr: r.addr("home_address"), HomeNet: r.prefix("home_network").Masked(),
+			HomeAgent: r.addr("home_agent"), SA: r.sa(), Lifetime: uint16(r.uint("lifetime")), ReverseTunnel: true,
+			UDPTunnel: r.boolean("udp_tunnel"), ForceUDP: r.boolean("force_udp")}
+		if r.err != nil {
+			return nil, r.err
+		}
+		switch {
+		case in.Engine.HomeAgent == m.Engine.HomeAgent:
+			return nil, f.Errorf(is.Line, "internal: the i-HA and the x-HA must have different addresses (RFC 5265 §3.5)")
+		case in.Interface == m.Interface:
+			return nil, f.Errorf(is.Line, "internal: the i-MIP interface must differ from the mobile node's %s", m.Interface)
+		case in.Port == 434:
+			return nil, f.Errorf(is.Line, "internal: port 434 is the external layer's; pick another")
+		case m.VPNUp == "":
+			return nil, f.Errorf(s.Line, "mobilenode: dual mode (an internal section) needs vpn_up, the command that brings the VPN up")
+		}
+		if err := in.Engine.Validate(); err != nil {
+			return nil, f.Errorf(is.Line, "internal: %v", strings.TrimPrefix(err.Error(), "mn: "))
+		}
+		m.Internal = in
 	}
 	return m, nil
 }

@@ -137,6 +137,22 @@ var Schema = []Section{
 			{Name: "force_udp", Type: TBool, Default: "0", Help: "force UDP tunnelling even without a NAT (F flag)"},
 			{Name: "keepalive", Type: TKeepalive, Default: "110", Help: "NAT keepalive interval when the home agent gives none, seconds"},
 			{Name: "route", Type: TCIDR4, List: true, Help: "destinations sent through the tunnel; default 0.0.0.0/0"},
+			{Name: "vpn_up", Type: TString, Help: "RFC 5265 dual mode: command that brings the VPN up (over the home address) when the node finds itself outside"},
+			{Name: "vpn_down", Type: TString, Help: "RFC 5265 dual mode: command that takes the VPN down when the node finds itself inside"},
+			{Name: "vpn_interface", Type: TDevice, Default: "ipsec0", Help: "RFC 5265 dual mode: interface on which the VPN's inner address (the i-MIP care-of address when outside) appears"},
+		}, keyOptions, replayOptions)},
+	{Type: "internal", Name: "internal", Roles: []string{RoleMN}, Help: "RFC 5265 dual mode: the internal home agent (i-HA). With this section the node registers with both home agents on every move, finds out from the i-HA's Trusted Networks Configured extension whether it is inside, and when outside runs the VPN over the external home address and i-MIP through the VPN",
+		Options: concat([]Option{
+			{Name: "nai", Type: TString, Help: "the node's NAI at the i-HA"},
+			{Name: "home_address", Type: TIP4Addr, Required: true, Help: "the internal home address (i-HoA): sessions with the intranet use it"},
+			{Name: "home_network", Type: TCIDR4, Help: "the internal home network"},
+			{Name: "home_agent", Type: TIP4Addr, Required: true, Help: "the i-HA's address"},
+			{Name: "interface", Type: TDevice, Default: "mip4d1", Help: "TUN device carrying the internal home address"},
+			{Name: "port", Type: TPort, Default: "4340", Help: "UDP port of the i-MIP registrations and tunnel (the external layer uses 434)"},
+			{Name: "lifetime", Type: TLifetime, Default: "60", Help: "i-MIP lifetime asked for; re-registration at 3/4 of it also bounds how long a move out of the intranet goes unnoticed (T_MONITOR, RFC 5265 §3.2.4)"},
+			{Name: "udp_tunnel", Type: TBool, Default: "1", Help: "ask the i-HA for RFC 3519 UDP tunnelling"},
+			{Name: "force_udp", Type: TBool, Default: "1", Help: "force UDP tunnelling (keeps i-MIP off the raw IP-in-IP socket the external layer uses)"},
+			{Name: "route", Type: TCIDR4, List: true, Required: true, Help: "intranet destinations reached through the internal home address"},
 		}, keyOptions, replayOptions)},
 }
 

@@ -18,69 +18,108 @@ import (
 	"github.com/mip4d/mip4d/agent/wire"
 )
 
-// mnRunner is the mobile node role with a co-located care-of address: the
-// address DHCP (or anyone) puts on the uplink is the care-of address, the
-// home address lives on the TUN device, and the routes configured send
-// traffic through it.
-type mnRunner struct {
-	o        Options
-	log      *slog.Logger
-	c        *config.MN
+// A mobile node runs one registration layer ("leg"), or two in RFC 5265
+// dual mode: the external layer (x-MIP, to the x-HA) and the internal one
+// (i-MIP, to the i-HA). Each leg has its own engine, TUN device, sockets
+// and data plane; the runner decides which care-of address each gets.
+type leg struct {
+	name     string // "x" or "i", in logs
 	eng      *mn.Engine
 	plane    *dataplane.MN
-	nc       *netconf.Net
-	started  time.Time
-	uplink   string
+	dev      string
+	routes   []netip.Prefix
+	heard    chan struct{}
+	planeErr chan error
+	log      *slog.Logger
 	hoaOnTun netip.Addr
 	routed   bool
-	haRoute  netconf.Route
+}
+
+// iTable is the policy routing table of the internal leg, consulted
+// before strongSwan's table 220 (rule priority iRulePrio), so intranet
+// destinations go through the i-MIP tunnel while the tunnel's own packets
+// to the i-HA fall through to the VPN (a throw route).
+const (
+	iTable    = 150
+	iRulePrio = 210
+)
+
+// mnRunner is the mobile node role.
+type mnRunner struct {
+	o       Options
+	log     *slog.Logger
+	c       *config.MN
+	nc      *netconf.Net
+	started time.Time
+	x       *leg
+	i       *leg // nil unless dual mode
+	haRoute netconf.Route
 	// fa mode
 	link      *mnLink
 	hoaOnLink netip.Addr
 	faRoute   netconf.Route
+	// dual mode
+	location string // "", "inside", "outside"
+	vpnUp    bool
+	vip      netip.Addr
 }
 
 // deregWait is how long shutdown waits for the reply to its deregistration.
 const deregWait = 2 * time.Second
 
-func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server) error {
-	m := c.MN
-	r := &mnRunner{o: o, log: o.Log.With("role", "mn"), c: m, started: o.now(), uplink: m.Uplink}
+// openLeg creates a leg's engine, TUN device, sockets and plane.
+func (r *mnRunner) openLeg(name string, cfg mn.Config, dev string, port uint16, routes []netip.Prefix, mtu int) (*leg, error) {
+	g := &leg{name: name, dev: dev, routes: routes, heard: make(chan struct{}, 1), planeErr: make(chan error, 1),
+		log: r.log.With("layer", name)}
 	var err error
-	if r.eng, err = mn.New(m.Engine, nil); err != nil {
-		return err
+	if g.eng, err = mn.New(cfg, nil); err != nil {
+		return nil, err
 	}
-	if r.nc, err = netconf.New(); err != nil {
-		return err
-	}
-	defer r.nc.Close()
-
-	heard := make(chan struct{}, 1)
-	dpc := dataplane.MNConfig{Options: dataplane.Options{PathMTU: m.MTU}, Heard: func() {
+	dpc := dataplane.MNConfig{Options: dataplane.Options{PathMTU: mtu}, Heard: func() {
 		select {
-		case heard <- struct{}{}:
+		case g.heard <- struct{}{}:
 		default:
 		}
 	}}
-	tun, err := dataplane.OpenTUN(m.Interface, dpc.DeviceMTU())
+	tun, err := dataplane.OpenTUN(dev, dpc.DeviceMTU())
 	if err != nil {
-		return fmt.Errorf("TUN device %s: %w", m.Interface, err)
+		return nil, fmt.Errorf("TUN device %s: %w", dev, err)
 	}
-	udp, err := dataplane.ListenUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), wire.Port))
+	udp, err := dataplane.ListenUDP(netip.AddrPortFrom(netip.IPv4Unspecified(), port))
 	if err != nil {
 		tun.Close()
-		return fmt.Errorf("registration socket: %w", err)
+		return nil, fmt.Errorf("registration socket on port %d: %w", port, err)
 	}
 	ipip, err := dataplane.ListenRaw(wire.ProtoIPIP, netip.Addr{})
 	if err != nil {
 		tun.Close()
 		udp.Close()
-		return fmt.Errorf("IP-in-IP socket: %w", err)
+		return nil, fmt.Errorf("IP-in-IP socket: %w", err)
 	}
-	if r.plane, err = dataplane.NewMN(dpc, tun, dataplane.MNConns{UDP: udp, IPIP: ipip}); err != nil {
+	if g.plane, err = dataplane.NewMN(dpc, tun, dataplane.MNConns{UDP: udp, IPIP: ipip}); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server) error {
+	m := c.MN
+	r := &mnRunner{o: o, log: o.Log.With("role", "mn"), c: m, started: o.now()}
+	var err error
+	if r.nc, err = netconf.New(); err != nil {
 		return err
 	}
-	defer r.plane.Close()
+	defer r.nc.Close()
+	if r.x, err = r.openLeg("x", m.Engine, m.Interface, wire.Port, m.Routes, m.MTU); err != nil {
+		return err
+	}
+	defer r.x.plane.Close()
+	if in := m.Internal; in != nil {
+		if r.i, err = r.openLeg("i", in.Engine, in.Interface, in.Port, in.Routes, m.MTU); err != nil {
+			return err
+		}
+		defer r.i.plane.Close()
+	}
 	defer r.unroute()
 
 	changes := make(chan netconf.Change, 64)
@@ -120,28 +159,42 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		defer t.Stop()
 		solicit = t.C
 	}
-	planeErr := make(chan error, 1)
 	planeCtx, stopPlane := context.WithCancel(context.Background())
 	defer stopPlane()
-	go func() { planeErr <- r.plane.Run(planeCtx) }()
+	for _, g := range r.legs() {
+		go func() { g.planeErr <- g.plane.Run(planeCtx) }()
+	}
 	r.log.Info("mobile node running", "home_agent", m.Engine.HomeAgent, "home", m.Engine.HomeAddr, "nai", m.Engine.NAI,
-		"tun", m.Interface, "tun_mtu", tun.MTU())
+		"tun", m.Interface, "dual_mode", r.i != nil)
 	if r.link != nil {
-		r.exec(mn.Output{Send: []mn.Packet{r.eng.Solicit()}})
+		r.exec(r.x, mn.Output{Send: []mn.Packet{r.x.eng.Solicit()}})
 	} else {
 		r.recheck()
 	}
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	var iHeard <-chan struct{}
+	var iPlaneErr <-chan error
+	var iCtrl <-chan dataplane.ControlMessage
+	if r.i != nil {
+		iHeard, iPlaneErr, iCtrl = r.i.heard, r.i.planeErr, r.i.plane.Control()
+	}
+	xt := time.NewTimer(time.Hour)
+	it := time.NewTimer(time.Hour)
+	defer xt.Stop()
+	defer it.Stop()
 	for {
-		timerAt(timer, r.eng.NextTimer(), o.now())
+		timerAt(xt, r.x.eng.NextTimer(), o.now())
+		if r.i != nil {
+			timerAt(it, r.i.eng.NextTimer(), o.now())
+		}
 		select {
 		case <-ctx.Done():
 			r.shutdown()
 			return nil
-		case err := <-planeErr:
+		case err := <-r.x.planeErr:
 			return fmt.Errorf("data plane stopped: %w", err)
+		case err := <-iPlaneErr:
+			return fmt.Errorf("internal data plane stopped: %w", err)
 		case f := <-l.calls:
 			f()
 		case <-changes:
@@ -152,41 +205,54 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 			if r.link == nil {
 				r.recheck()
 			}
+			r.checkVPN()
+		case ev := <-nmEvents:
+			r.log.Debug("NetworkManager state changed", "object", ev.Path, "state", ev.State)
+			if r.link == nil {
+				r.recheck()
+			}
 		case f, ok := <-frames:
 			if !ok {
 				return errors.New("the uplink's packet socket closed")
 			}
 			r.link.handle(r, f)
 		case <-solicit:
-			if r.eng.ForeignAgent() == (netip.Addr{}) {
-				r.exec(mn.Output{Send: []mn.Packet{r.eng.Solicit()}})
+			if r.x.eng.ForeignAgent() == (netip.Addr{}) {
+				r.exec(r.x, mn.Output{Send: []mn.Packet{r.x.eng.Solicit()}})
 			}
-		case ev := <-nmEvents:
-			r.log.Debug("NetworkManager state changed", "object", ev.Path, "state", ev.State)
-			r.recheck()
-		case cm := <-r.plane.Control():
-			if r.link == nil && len(cm.Data) > 0 && wire.MsgType(cm.Data[0]) == wire.MsgRegistrationReply {
-				r.exec(r.eng.HandleReply(cm.Data, o.now()))
+		case cm := <-r.x.plane.Control():
+			if r.link == nil && isReply(cm) {
+				r.exec(r.x, r.x.eng.HandleReply(cm.Data, o.now()))
 			}
-		case <-heard:
-			r.eng.KeepaliveAnswered(o.now())
-		case <-timer.C:
-			r.exec(r.eng.Tick(o.now()))
+		case cm := <-iCtrl:
+			if isReply(cm) {
+				r.exec(r.i, r.i.eng.HandleReply(cm.Data, o.now()))
+			}
+		case <-r.x.heard:
+			r.x.eng.KeepaliveAnswered(o.now())
+		case <-iHeard:
+			r.i.eng.KeepaliveAnswered(o.now())
+		case <-xt.C:
+			r.exec(r.x, r.x.eng.Tick(o.now()))
+		case <-it.C:
+			if r.i != nil {
+				r.exec(r.i, r.i.eng.Tick(o.now()))
+			}
 		case <-o.Reload:
 			r.log.Warn("reload: a mobile node applies configuration changes on restart")
 		}
 	}
 }
 
-// recheck reads the care-of address again and tells the engine; a new
-// address first gets the home agent routed through the new uplink, so the
-// registration leaves by it.
-func (r *mnRunner) recheck() {
-	coa := r.careOf()
-	if coa.IsValid() && coa != r.eng.CareOf() {
-		r.refreshHARoute()
+func isReply(cm dataplane.ControlMessage) bool {
+	return len(cm.Data) > 0 && wire.MsgType(cm.Data[0]) == wire.MsgRegistrationReply
+}
+
+func (r *mnRunner) legs() []*leg {
+	if r.i != nil {
+		return []*leg{r.x, r.i}
 	}
-	r.exec(r.eng.SetCareOf(coa, r.o.now()))
+	return []*leg{r.x}
 }
 
 func drain(ch chan netconf.Change) {
@@ -199,10 +265,30 @@ func drain(ch chan netconf.Change) {
 	}
 }
 
+// recheck reads the care-of address again and tells the engines; a new
+// address first gets the home agent routed through the new uplink, so the
+// registration leaves by it. In dual mode both layers register from the
+// new address at once (RFC 5265 §3.3): the i-HA answers only from inside.
+func (r *mnRunner) recheck() {
+	coa := r.careOf()
+	moved := coa.IsValid() && coa != r.x.eng.CareOf()
+	if moved {
+		r.refreshHARoute()
+	}
+	r.exec(r.x, r.x.eng.SetCareOf(coa, r.o.now()))
+	if r.i != nil && (moved || !coa.IsValid()) {
+		if r.location != "" {
+			r.log.Info("attachment changed: registering with both home agents", "care_of", coa)
+			r.location = ""
+		}
+		r.exec(r.i, r.i.eng.SetCareOf(coa, r.o.now()))
+	}
+}
+
 // careOf is the uplink's primary IPv4 address: the configured uplink, or
 // the interface of the default route.
 func (r *mnRunner) careOf() netip.Addr {
-	dev := r.uplink
+	dev := r.c.Uplink
 	if dev == "" {
 		rt, ok, err := r.nc.DefaultRoute()
 		if err != nil || !ok {
@@ -217,54 +303,55 @@ func (r *mnRunner) careOf() netip.Addr {
 	return as[0].Addr()
 }
 
-// exec carries out the engine's decisions.
-func (r *mnRunner) exec(out mn.Output) {
+// exec carries out one leg's engine's decisions.
+func (r *mnRunner) exec(g *leg, out mn.Output) {
 	if out.Tunnel != nil {
-		r.tunnel(*out.Tunnel)
+		r.tunnel(g, *out.Tunnel)
 	}
-	if r.eng.State() == mn.AtHome && (r.routed || r.hoaOnTun.IsValid()) {
+	if g == r.x && r.x.eng.State() == mn.AtHome && (g.routed || g.hoaOnTun.IsValid()) {
 		// Home (perhaps straight from detached, so no tunnel change):
 		// the home link carries the home address now.
-		r.log.Info("at home", "address", r.eng.CareOf())
-		r.unroute()
+		g.log.Info("at home", "address", g.eng.CareOf())
+		r.unrouteLeg(g)
 	}
 	for _, p := range out.Send {
-		if r.link != nil && (p.TTL1 || p.TTL255) {
+		if g == r.x && r.link != nil && (p.TTL1 || p.TTL255) {
 			if err := r.link.send(p); err != nil {
-				r.log.Warn("cannot send on the uplink", "to", p.Dst, "err", err)
+				g.log.Warn("cannot send on the uplink", "to", p.Dst, "err", err)
 			} else if !p.TTL1 {
 				v := wire.RequestView(p.Data)
-				r.log.Debug("registration sent via foreign agent", "to", p.Dst, "care_of", v.CareOf(), "lifetime", v.Lifetime())
+				g.log.Debug("registration sent via foreign agent", "to", p.Dst, "care_of", v.CareOf(), "lifetime", v.Lifetime())
 			}
 			continue
 		}
 		if p.TTL1 {
 			continue // solicitations need the link socket (mode fa)
 		}
-		if err := r.plane.SendControl(dataplane.ControlMessage{Src: netip.AddrPortFrom(p.Src, 0), Dst: p.Dst, Data: p.Data}); err != nil {
-			r.log.Warn("cannot send registration", "to", p.Dst, "from", p.Src, "err", err)
+		if err := g.plane.SendControl(dataplane.ControlMessage{Src: netip.AddrPortFrom(p.Src, 0), Dst: p.Dst, Data: p.Data}); err != nil {
+			g.log.Warn("cannot send registration", "to", p.Dst, "from", p.Src, "err", err)
 		} else {
 			v := wire.RequestView(p.Data)
-			r.log.Debug("registration sent", "to", p.Dst, "from", p.Src, "care_of", v.CareOf(), "lifetime", v.Lifetime(), "id", v.ID())
+			g.log.Debug("registration sent", "to", p.Dst, "from", p.Src, "care_of", v.CareOf(), "lifetime", v.Lifetime(), "id", v.ID())
 		}
 	}
 	if out.Keepalive {
-		if err := r.plane.SendKeepalive(); err != nil {
-			r.log.Debug("keepalive not sent", "err", err)
+		if err := g.plane.SendKeepalive(); err != nil {
+			g.log.Debug("keepalive not sent", "err", err)
 		}
 	}
 }
 
-// tunnel applies a new tunnel state to the data plane and the kernel.
-func (r *mnRunner) tunnel(t mn.Tunnel) {
-	r.plane.SetTunnel(t)
-	st := r.eng.Status()
+// tunnel applies a leg's new tunnel state to its data plane and the
+// kernel, and in dual mode decides inside or outside.
+func (r *mnRunner) tunnel(g *leg, t mn.Tunnel) {
+	g.plane.SetTunnel(t)
+	st := g.eng.Status()
 	if !t.Up {
-		if r.eng.State() == mn.AtHome {
-			r.log.Info("at home: tunnel down", "care_of", st.CareOf)
-			r.unroute()
+		if g.eng.State() == mn.AtHome {
+			g.log.Info("at home: tunnel down", "care_of", st.CareOf)
+			r.unrouteLeg(g)
 		} else {
-			r.log.Info("tunnel down", "state", st.State, "last_reply", st.LastCode)
+			g.log.Info("tunnel down", "state", st.State, "last_reply", st.LastCode)
 		}
 		return
 	}
@@ -273,46 +360,140 @@ func (r *mnRunner) tunnel(t mn.Tunnel) {
 		mode = "udp"
 	}
 	if t.ViaFA {
-		r.log.Info("registered via foreign agent", "home", t.HomeAddr, "care_of", t.Local, "foreign_agent", r.eng.ForeignAgent(),
+		g.log.Info("registered via foreign agent", "home", t.HomeAddr, "care_of", t.Local, "foreign_agent", g.eng.ForeignAgent(),
 			"home_agent", t.Remote.Addr(), "lifetime", st.Lifetime)
 		if err := r.routeViaFA(t); err != nil {
-			r.log.Error("cannot set up routes through the foreign agent", "err", err)
+			g.log.Error("cannot set up routes through the foreign agent", "err", err)
 		}
-		return
+	} else {
+		g.log.Info("registered", "home", t.HomeAddr, "care_of", t.Local, "home_agent", t.Remote.Addr(), "tunnel", mode,
+			"lifetime", st.Lifetime, "trusted", t.Trusted)
+		if err := r.route(g, t); err != nil {
+			g.log.Error("cannot set up routes through the tunnel", "err", err)
+		}
 	}
-	r.log.Info("registered", "home", t.HomeAddr, "care_of", t.Local, "home_agent", t.Remote.Addr(), "tunnel", mode, "lifetime", st.Lifetime)
-	if err := r.route(t); err != nil {
-		r.log.Error("cannot set up routes through the tunnel", "err", err)
+	if r.i != nil {
+		r.locate(g, t)
 	}
 }
 
-// route puts the home address on the TUN device and the configured
-// destinations through it, and keeps the home agent itself reachable over
-// the uplink. A default route is installed as two halves (0/1 and 128/1)
-// so the uplink's own default route stays and still tells us the gateway
-// after every move.
-func (r *mnRunner) route(t mn.Tunnel) error {
-	dev := r.c.Interface
-	if r.hoaOnTun != t.HomeAddr {
-		if r.hoaOnTun.IsValid() {
-			_ = r.nc.DelAddr(dev, netip.PrefixFrom(r.hoaOnTun, 32))
+// locate is RFC 5265 §3.3: an i-HA reply with Trusted Networks Configured
+// to a request sent directly from our address means we are inside — the
+// x-MIP binding and the VPN go; a reply from the x-HA while the i-HA is
+// silent means we are outside — the VPN comes up over the x-home address
+// and i-MIP runs through it.
+func (r *mnRunner) locate(g *leg, t mn.Tunnel) {
+	switch {
+	case g == r.i && t.Trusted && t.Local == r.x.eng.CareOf():
+		if r.location != "inside" {
+			r.location = "inside"
+			r.log.Info("inside the intranet: i-MIP direct, no VPN", "care_of", t.Local)
+			r.exec(r.x, r.x.eng.Stop(r.o.now()))
+			r.runVPN(false)
 		}
-		if err := r.nc.ReplaceAddr(dev, netip.PrefixFrom(t.HomeAddr, 32)); err != nil {
+	case g == r.x && r.location != "inside":
+		if r.location != "outside" {
+			r.location = "outside"
+			r.log.Info("outside: VPN over the x-home address, i-MIP through it", "x_home", t.HomeAddr)
+		}
+		if !r.vpnUp {
+			r.runVPN(true)
+		}
+		r.checkVPN()
+	}
+}
+
+// runVPN runs the configured vpn_up or vpn_down command in the background.
+func (r *mnRunner) runVPN(up bool) {
+	cmd := r.c.VPNDown
+	if up {
+		cmd = r.c.VPNUp
+	}
+	r.vpnUp = up
+	if !up {
+		r.vip = netip.Addr{}
+	}
+	if cmd == "" {
+		return
+	}
+	log := r.log.With("command", cmd)
+	log.Info(map[bool]string{true: "bringing the VPN up", false: "taking the VPN down"}[up])
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := shell(ctx, cmd)
+		if err != nil {
+			log.Error("VPN command failed", "err", err, "output", out)
+		}
+	}()
+}
+
+// checkVPN looks for the VPN's inner address (the RFC 5265 TIA) and, when
+// outside, keeps it as the i-MIP care-of address.
+func (r *mnRunner) checkVPN() {
+	if r.i == nil || r.location != "outside" || !r.vpnUp {
+		return
+	}
+	as, err := r.nc.Addrs(r.c.VPNInterface)
+	var vip netip.Addr
+	if err == nil && len(as) > 0 {
+		vip = as[0].Addr()
+	}
+	if vip != r.vip && vip.IsValid() {
+		r.log.Info("VPN up: i-MIP through it", "vpn_address", vip)
+	}
+	r.vip = vip
+	if vip.IsValid() && r.i.eng.CareOf() != vip {
+		r.exec(r.i, r.i.eng.SetCareOf(vip, r.o.now()))
+	}
+}
+
+// route puts a leg's home address on its TUN device and its destinations
+// through it. The external leg installs a default route as two halves
+// (0/1 and 128/1) so the uplink's own default route stays and still tells
+// us the gateway after every move, and keeps the home agent reachable over
+// the uplink. The internal leg uses its own table, consulted before the
+// VPN's, with a throw route for the i-HA so the tunnel's own packets take
+// the VPN (or, inside, the uplink).
+func (r *mnRunner) route(g *leg, t mn.Tunnel) error {
+	if g.hoaOnTun != t.HomeAddr {
+		if g.hoaOnTun.IsValid() {
+			_ = r.nc.DelAddr(g.dev, netip.PrefixFrom(g.hoaOnTun, 32))
+		}
+		if err := r.nc.ReplaceAddr(g.dev, netip.PrefixFrom(t.HomeAddr, 32)); err != nil {
 			return err
 		}
-		r.hoaOnTun = t.HomeAddr
-		r.routed = false
+		g.hoaOnTun = t.HomeAddr
+		g.routed = false
 	}
-	r.refreshHARoute()
-	if r.routed {
+	if g == r.x {
+		r.refreshHARoute()
+	}
+	if g.routed {
 		return nil
 	}
-	for _, p := range tunnelRoutes(r.c.Routes) {
-		if err := r.nc.ReplaceRoute(netconf.Route{Dst: p, Dev: dev, Src: t.HomeAddr}); err != nil {
+	if g == r.i {
+		ha := r.c.Internal.Engine.HomeAgent
+		if err := r.nc.ReplaceRoute(netconf.Route{Dst: netip.PrefixFrom(ha, 32), Table: iTable, Type: netconf.RouteThrow}); err != nil {
+			return err
+		}
+		for _, p := range g.routes {
+			if err := r.nc.ReplaceRoute(netconf.Route{Dst: p, Dev: g.dev, Src: t.HomeAddr, Table: iTable}); err != nil {
+				return err
+			}
+		}
+		if err := r.nc.AddRule(netconf.Rule{Table: iTable, Priority: iRulePrio}); err != nil {
+			return err
+		}
+		g.routed = true
+		return nil
+	}
+	for _, p := range tunnelRoutes(g.routes) {
+		if err := r.nc.ReplaceRoute(netconf.Route{Dst: p, Dev: g.dev, Src: t.HomeAddr}); err != nil {
 			return err
 		}
 	}
-	r.routed = true
+	g.routed = true
 	return nil
 }
 
@@ -331,8 +512,8 @@ func (r *mnRunner) refreshHARoute() {
 		r.log.Warn("cannot route to the home agent via the uplink", "gateway", def.Gw, "dev", def.Dev, "err", err)
 		return
 	}
-	r.log.Debug("home agent routed via the uplink", "gateway", def.Gw, "dev", def.Dev)
 	r.haRoute = har
+	r.log.Debug("home agent routed via the uplink", "gateway", def.Gw, "dev", def.Dev)
 }
 
 func tunnelRoutes(ps []netip.Prefix) []netip.Prefix {
@@ -347,18 +528,35 @@ func tunnelRoutes(ps []netip.Prefix) []netip.Prefix {
 	return out
 }
 
+// unrouteLeg removes what route installed for a leg.
+func (r *mnRunner) unrouteLeg(g *leg) {
+	if g.hoaOnTun.IsValid() {
+		// At home the home address belongs to the home link.
+		_ = r.nc.DelAddr(g.dev, netip.PrefixFrom(g.hoaOnTun, 32))
+		g.hoaOnTun = netip.Addr{}
+	}
+	if !g.routed {
+		return
+	}
+	g.routed = false
+	if g == r.i {
+		_ = r.nc.DelRule(netconf.Rule{Table: iTable, Priority: iRulePrio})
+		for _, p := range g.routes {
+			_ = r.nc.DelRoute(netconf.Route{Dst: p, Dev: g.dev, Table: iTable})
+		}
+		_ = r.nc.DelRoute(netconf.Route{Dst: netip.PrefixFrom(r.c.Internal.Engine.HomeAgent, 32), Table: iTable, Type: netconf.RouteThrow})
+		return
+	}
+	for _, p := range tunnelRoutes(g.routes) {
+		_ = r.nc.DelRoute(netconf.Route{Dst: p, Dev: g.dev})
+	}
+}
+
+// unroute removes everything the runner installed.
 func (r *mnRunner) unroute() {
 	r.unrouteFA()
-	if r.hoaOnTun.IsValid() {
-		// At home the home address belongs to the home link.
-		_ = r.nc.DelAddr(r.c.Interface, netip.PrefixFrom(r.hoaOnTun, 32))
-		r.hoaOnTun = netip.Addr{}
-	}
-	if r.routed {
-		for _, p := range tunnelRoutes(r.c.Routes) {
-			_ = r.nc.DelRoute(netconf.Route{Dst: p, Dev: r.c.Interface})
-		}
-		r.routed = false
+	for _, g := range r.legs() {
+		r.unrouteLeg(g)
 	}
 	if r.haRoute.Dst.IsValid() {
 		_ = r.nc.DelRoute(r.haRoute)
@@ -366,23 +564,46 @@ func (r *mnRunner) unroute() {
 	}
 }
 
-// shutdown deregisters (RFC 5944 §3.6.1.2) and waits briefly for the reply.
+// shutdown deregisters (RFC 5944 §3.6.1.2) every layer and waits briefly
+// for the replies.
 func (r *mnRunner) shutdown() {
-	out := r.eng.Stop(r.o.now())
-	if len(out.Send) == 0 {
+	pending := 0
+	for _, g := range r.legs() {
+		out := g.eng.Stop(r.o.now())
+		if len(out.Send) > 0 {
+			pending++
+		}
+		r.exec(g, out)
+	}
+	if pending == 0 {
 		return
 	}
-	r.exec(out)
 	deadline := time.After(deregWait)
 	var frames <-chan linkio.Frame
 	if r.link != nil {
 		frames = r.link.frames
 	}
-	for r.eng.State() == mn.Registering {
+	var iCtrl <-chan dataplane.ControlMessage
+	if r.i != nil {
+		iCtrl = r.i.plane.Control()
+	}
+	registering := func() bool {
+		for _, g := range r.legs() {
+			if g.eng.State() == mn.Registering {
+				return true
+			}
+		}
+		return false
+	}
+	for registering() {
 		select {
-		case cm := <-r.plane.Control():
-			if r.link == nil {
-				r.exec(r.eng.HandleReply(cm.Data, r.o.now()))
+		case cm := <-r.x.plane.Control():
+			if r.link == nil && isReply(cm) {
+				r.exec(r.x, r.x.eng.HandleReply(cm.Data, r.o.now()))
+			}
+		case cm := <-iCtrl:
+			if isReply(cm) {
+				r.exec(r.i, r.i.eng.HandleReply(cm.Data, r.o.now()))
 			}
 		case f, ok := <-frames:
 			if !ok {
@@ -400,7 +621,13 @@ func (r *mnRunner) shutdown() {
 
 func (r *mnRunner) status() Status {
 	now := r.o.now()
-	return Status{Role: "mn", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
-		MN:        &MNStatus{State: r.eng.Status(), Counters: r.eng.Counters.Snapshot()},
-		DataPlane: mustJSON(r.plane.Stats())}
+	st := Status{Role: "mn", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
+		MN:        &MNStatus{State: r.x.eng.Status(), Counters: r.x.eng.Counters.Snapshot()},
+		DataPlane: mustJSON(r.x.plane.Stats())}
+	if r.i != nil {
+		st.MN.Location = r.location
+		st.MN.Internal = &MNStatus{State: r.i.eng.Status(), Counters: r.i.eng.Counters.Snapshot()}
+		st.MN.VPNAddress = r.vip
+	}
+	return st
 }

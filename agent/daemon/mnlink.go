@@ -59,9 +59,9 @@ func (l *mnLink) handle(r *mnRunner, f linkio.Frame) {
 	switch {
 	case f.Proto == 1 && len(f.Payload) > 0 && f.Payload[0] == wire.ICMPTypeRouterAdvertisement:
 		l.agents[f.Src] = f.SrcMAC
-		r.exec(r.eng.HandleAdvertisement(f.Src, f.Payload, now))
+		r.exec(r.x, r.x.eng.HandleAdvertisement(f.Src, f.Payload, now))
 	case f.Proto == 17 && f.SrcPort == wire.Port && len(f.Payload) > 0 && wire.MsgType(f.Payload[0]) == wire.MsgRegistrationReply:
-		r.exec(r.eng.HandleReply(f.Payload, now))
+		r.exec(r.x, r.x.eng.HandleReply(f.Payload, now))
 	}
 }
 
@@ -91,7 +91,7 @@ func (l *mnLink) send(p mn.Packet) error {
 // foreign agent, which decapsulates for us and reverse-tunnels what we
 // send (RFC 5944 §4.2.1, RFC 3024).
 func (r *mnRunner) routeViaFA(t mn.Tunnel) error {
-	fa := r.eng.ForeignAgent()
+	fa := r.x.eng.ForeignAgent()
 	if r.hoaOnLink != t.HomeAddr {
 		if err := r.nc.ReplaceAddr(r.c.Uplink, netip.PrefixFrom(t.HomeAddr, 32)); err != nil {
 			return err

@@ -42,6 +42,11 @@ type HAStatus struct {
 type MNStatus struct {
 	State    any `json:"registration"`
 	Counters any `json:"counters"`
+	// RFC 5265 dual mode: where the node found itself, the internal
+	// layer, and the VPN's inner address (i-MIP's care-of address outside).
+	Location   string     `json:"location,omitempty"`
+	Internal   *MNStatus  `json:"internal,omitempty"`
+	VPNAddress netip.Addr `json:"vpn_address,omitzero"`
 }
 
 // BindingRow is one line of `mip4d bindings --json`.

@@ -97,6 +97,10 @@ type Tunnel struct {
 	// ViaFA: the care-of address belongs to a foreign agent, which does
 	// the tunnelling; the node sends and receives natively on the link.
 	ViaFA bool
+	// Trusted: the home agent's reply carried the Trusted Networks
+	// Configured extension (RFC 5265 §3.4): it saw the request come from
+	// one of its trusted (internal) networks.
+	Trusted bool
 }
 
 // Output is what one call decided.
@@ -417,6 +421,9 @@ func (e *Engine) accepted(b []byte, v wire.ReplyView, l wire.Layout, now time.Ti
 	s := wire.ReplyView(b).Extensions()
 	for s.Next() {
 		x := s.Ext()
+		if x.Type == wire.ExtTrustedNetworks && x.Offset < l.MNHA {
+			t.Trusted = true
+		}
 		if x.Type == wire.ExtUDPTunnelReply && x.Offset < l.MNHA {
 			d := x.Data()
 			if d[0] < 64 { // assent (RFC 3519 §3.2.1)

@@ -423,3 +423,19 @@ func TestLeaveHome(t *testing.T) {
 		t.Fatalf("not registered after leaving home: %v", l.mn.State())
 	}
 }
+
+// TestTrustedNetworks: a reply with the Trusted Networks Configured
+// extension (an i-HA that saw us inside) is reported on the tunnel.
+func TestTrustedNetworks(t *testing.T) {
+	l := newLab(t, func(c *Config) { c.UDPTunnel = false }, func(c *ha.Config) {
+		c.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")}
+	})
+	out := l.deliver(l.mn.SetCareOf(coa1, t0), t0)
+	if out.Tunnel == nil || !out.Tunnel.Trusted {
+		t.Fatalf("tunnel %+v: want Trusted", out.Tunnel)
+	}
+	out = l.deliver(l.mn.SetCareOf(coa2, t0.Add(time.Second)), t0.Add(time.Second))
+	if out.Tunnel == nil || out.Tunnel.Trusted {
+		t.Fatalf("tunnel %+v from an untrusted network", out.Tunnel)
+	}
+}

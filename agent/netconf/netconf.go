@@ -155,7 +155,13 @@ type Route struct {
 	// OnLink: the gateway is on the link although no address of ours
 	// covers it (a mobile node using its home address on a foreign link).
 	OnLink bool
+	// Type is the route type; zero is a normal (unicast) route.
+	Type int
 }
+
+// RouteThrow is a route type: a lookup that hits it fails in this table,
+// so policy routing goes on to the next rule.
+const RouteThrow = unix.RTN_THROW
 
 func (n *Net) toNL(r Route) (*netlink.Route, error) {
 	nr := &netlink.Route{Dst: ipNet(r.Dst), Table: r.Table, Priority: r.Metric}
@@ -171,6 +177,9 @@ func (n *Net) toNL(r Route) (*netlink.Route, error) {
 	}
 	if r.OnLink {
 		nr.Flags |= int(netlink.FLAG_ONLINK)
+	}
+	if r.Type != 0 {
+		nr.Type = r.Type
 	}
 	if r.Src.IsValid() {
 		nr.Src = r.Src.AsSlice()
