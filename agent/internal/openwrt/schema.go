@@ -117,12 +117,21 @@ var examples = map[string][]string{
 	"mobilenode.spi":            {"1000"},
 	"mobilenode.key":            {"change-me-to-a-long-random-secret"},
 	"mobilenode.route":          {"10.0.0.0/8", "192.0.2.0/24"},
+	"mobilenode.vpn_up":         {"ifup vpn"},
+	"mobilenode.vpn_down":       {"ifdown vpn"},
+	"internal.nai":              {"laptop@corp.example"},
+	"internal.home_address":     {"10.200.0.5"},
+	"internal.home_network":     {"10.200.0.0/16"},
+	"internal.home_agent":       {"10.200.0.1"},
+	"internal.route":            {"10.200.0.0/16"},
+	"internal.spi":              {"1001"},
+	"internal.key":              {"change-me-to-a-third-long-secret"},
 }
 
 // alsoLive are optional options shown uncommented in their section's
 // block because the section needs one of a group (an NAI or a static home
 // address) and the schema cannot say so.
-var alsoLive = map[string]bool{"mobile_node.home_address": true, "mobilenode.nai": true}
+var alsoLive = map[string]bool{"mobile_node.home_address": true, "mobilenode.nai": true, "mobilenode.vpn_up": true}
 
 // Example returns the values the default configuration shows for o.
 func (sec *Section) Example(o *Option) []string {

@@ -300,6 +300,73 @@ return view.extend({
 		o.datatype = 'cidr4';
 		o.depends(roleMN);
 
+		o = s.option(form.Value, 'vpn_up', _('VPN up command'), _('RFC 5265 dual mode: brings the VPN up over the home address when outside'));
+		o.datatype = 'string';
+		o.depends(roleMN);
+		o.modalonly = true;
+
+		o = s.option(form.Value, 'vpn_down', _('VPN down command'), _('RFC 5265 dual mode: takes the VPN down when inside'));
+		o.datatype = 'string';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'vpn_interface', _('VPN interface'), _('Where the VPN\'s inner address appears'));
+		o.datatype = 'device';
+		o.placeholder = 'ipsec0';
+		o.depends(roleMN);
+
+		saOptions(s, roleMN);
+		replayOptions(s, roleMN);
+
+		// RFC 5265 dual mode: the internal home agent
+		s = m.section(form.NamedSection, 'internal', 'internal', _('Internal home agent (dual mode)'),
+			_('With this section the node also registers with the intranet\'s home agent and runs the VPN only when outside'));
+		s.addremove = true;
+
+		o = s.option(form.Value, 'home_agent', _('Internal home agent'));
+		o.datatype = 'ip4addr';
+		o.rmempty = false;
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'home_address', _('Internal home address'));
+		o.datatype = 'ip4addr';
+		o.rmempty = false;
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'nai', _('NAI'));
+		o.datatype = 'string';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'home_network', _('Internal home network'));
+		o.datatype = 'cidr4';
+		o.depends(roleMN);
+
+		o = s.option(form.DynamicList, 'route', _('Intranet routes'));
+		o.datatype = 'cidr4';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'interface', _('Tunnel device'));
+		o.datatype = 'device';
+		o.placeholder = 'mip4d1';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'port', _('UDP port'));
+		o.datatype = 'port';
+		o.placeholder = '4340';
+		o.depends(roleMN);
+
+		o = s.option(form.Value, 'lifetime', _('Lifetime'), _('Seconds; also bounds how long a move out goes unnoticed'));
+		o.datatype = 'range(1,65535)';
+		o.placeholder = '60';
+		o.depends(roleMN);
+
+		o = s.option(form.Flag, 'udp_tunnel', _('UDP tunnelling'));
+		o.default = '1';
+		o.depends(roleMN);
+
+		o = s.option(form.Flag, 'force_udp', _('Force UDP'));
+		o.default = '1';
+		o.depends(roleMN);
+
 		saOptions(s, roleMN);
 		replayOptions(s, roleMN);
 
