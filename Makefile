@@ -49,12 +49,13 @@ firmware-test: package ## pure tests under qemu-user (mips, mipsle, arm, arm64);
 deps: ## install the test tools (apt, as root, only what is missing) and Go modules
 	.ci/deps.sh
 
-test: deps ## go vet, gofmt check, go test (-race where possible), short fuzz, QEMU_PKGS under qemu-mips
+test: deps ## go vet, gofmt check, go test (-race where possible), short fuzz, QEMU_PKGS under qemu-mips, the QEMU firmware boots (mipsel, arm64)
 	$(GO) vet ./...
 	.ci/gofmt-check.sh
 	.ci/gotest.sh
 	.ci/fuzz.sh '$(or $(FUZZTIME),3s)'
 	.ci/qemu-test.sh $(QEMU_PKGS)
+	.ci/firmware.sh
 
 fuzz: ## every fuzz target for FUZZTIME (default 60s each)
 	.ci/fuzz.sh '$(or $(FUZZTIME),60s)'

@@ -61,4 +61,6 @@ else
 	apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
+packaging/deps.sh
+
 "$GO" mod download

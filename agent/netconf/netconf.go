@@ -31,7 +31,7 @@ type Net struct {
 
 // New returns a Net for the calling process's namespace.
 func New() (*Net, error) {
-	h, err := netlink.NewHandle()
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netconf: %w", err)
 	}
@@ -40,7 +40,7 @@ func New() (*Net, error) {
 
 // At returns a Net for namespace ns (a handle from netns.GetFromName, say).
 func At(ns netns.NsHandle) (*Net, error) {
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netconf: %w", err)
 	}
