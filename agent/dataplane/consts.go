@@ -25,6 +25,7 @@ const (
 	protoICMP = 1  // RFC 792
 	protoIPIP = 4  // RFC 2003 §3.1
 	protoTCP  = 6  // RFC 793
+	protoUDP  = 17 // RFC 768
 	protoGRE  = 47 // RFC 2784
 
 	// ICMP types and codes (RFC 792, RFC 1191 §4).
@@ -38,7 +39,14 @@ const (
 	tcpOptMSS         = 2 // RFC 793 §3.1, Maximum Segment Size option kind
 	tcpOptMSSLen      = 4
 	tcpHeaderMinLen   = 20
+	tcpFlagFIN        = 0x01 // RFC 793 §3.1, the flags octet (13) of the TCP header
 	tcpFlagSYN        = 0x02
+	tcpFlagRST        = 0x04
+	tcpFlagPSH        = 0x08
+	tcpFlagACK        = 0x10
+	tcpFlagURG        = 0x20
+	tcpFlagECE        = 0x40 // RFC 3168 §6.1
+	tcpFlagCWR        = 0x80
 	tcpIPHeadersLen   = ipv4HeaderLen + tcpHeaderMinLen // subtracted from the MTU for the MSS (RFC 879 §4)
 	keepaliveTTL      = 64
 	keepalivePayload  = 8    // octets of data after the ICMP echo header
@@ -46,6 +54,33 @@ const (
 	ipOptionEnd       = 0
 	ipOptionNOP       = 1
 	defaultTTLOnReply = 64
+)
+
+// The offload ABI of Linux TUN devices: struct virtio_net_hdr
+// (include/uapi/linux/virtio_net.h, the legacy layout a TUN device uses by
+// default: 16-bit fields in host byte order) and the TUNSETOFFLOAD flags
+// (include/uapi/linux/if_tun.h).
+const (
+	virtioNetHdrLen = 10 // sizeof(struct virtio_net_hdr)
+
+	virtioFlagNeedsCsum = 1 // VIRTIO_NET_HDR_F_NEEDS_CSUM: checksum from csum_start, stored at csum_start+csum_offset
+	virtioFlagDataValid = 2 // VIRTIO_NET_HDR_F_DATA_VALID
+
+	virtioGSONone  = 0    // VIRTIO_NET_HDR_GSO_NONE
+	virtioGSOTCPv4 = 1    // VIRTIO_NET_HDR_GSO_TCPV4
+	virtioGSOUDPL4 = 5    // VIRTIO_NET_HDR_GSO_UDP_L4 (Linux 6.2 for TUN)
+	virtioGSOECN   = 0x80 // VIRTIO_NET_HDR_GSO_ECN: the TCP segments may carry CWR
+
+	tunFCsum = 0x01 // TUN_F_CSUM: the kernel may leave checksums to us
+	tunFTSO4 = 0x02 // TUN_F_TSO4: and hand over TCP/IPv4 super-packets
+	tunFUSO4 = 0x20 // TUN_F_USO4: and UDP/IPv4 ones (Linux 6.2)
+	tunFUSO6 = 0x40 // TUN_F_USO6: the kernel takes USO4 only with it
+
+	tcpCsumOffset = 16 // offset of the checksum in the TCP header (RFC 793 §3.1)
+	udpCsumOffset = 6  // and in the UDP header (RFC 768)
+
+	// maxSuperPacket is the largest super-packet: an IPv4 Total Length.
+	maxSuperPacket = 65535
 )
 
 // Implementation constants.
@@ -66,6 +101,15 @@ const (
 	// defaultICMPRate is how many ICMP errors a plane sends per second at
 	// most (RFC 1812 §4.3.2.8 asks routers to limit them).
 	defaultICMPRate = 100
+	// offloadBatch is the smallest batch of a reader whose device
+	// offloads: one TCP super-packet of 64 KiB is some 45 datagrams.
+	offloadBatch = 64
+	// maxCoalesce is the most TCP segments written to a device as one
+	// super-packet.
+	maxCoalesce = 64
+	// groBatch is how many messages the reader of a UDP socket with GRO
+	// receives at a time, each in a buffer of maxSuperPacket octets.
+	groBatch = 8
 )
 
 // Mode is one way of tunnelling, for MTU arithmetic: IP in IP or GRE, over

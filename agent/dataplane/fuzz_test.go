@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -183,3 +184,187 @@ var (
 	_ = ha.Packet(ControlMessage{})
 	_ = ControlMessage(ha.Packet{})
 )
+
+// FuzzSegmenter: whatever the virtio_net_hdr and super-packet, the
+// segmenter either refuses them or cuts segments that fit, carry correct
+// checksums (by the references), and add up to the payload in sequence.
+func FuzzSegmenter(f *testing.F) {
+	tso := virtioNetHdr{flags: virtioFlagNeedsCsum, gsoType: virtioGSOTCPv4, gsoSize: 1400, csumStart: 20, csumOffset: 16}
+	uso := virtioNetHdr{flags: virtioFlagNeedsCsum, gsoType: virtioGSOUDPL4, gsoSize: 4, csumStart: 20, csumOffset: 6}
+	enc := func(h virtioNetHdr) []byte { b := make([]byte, virtioNetHdrLen); h.encode(b); return b }
+	big := bulk(1, 5000, 0)[0]
+	f.Add(enc(tso), big, uint16(1500))
+	f.Add(enc(tso), big, uint16(1400))
+	tso.gsoSize = 4
+	f.Add(enc(tso), unhex(f, goldenTSO), uint16(100))
+	f.Add(enc(uso), unhex(f, goldenUSO), uint16(100))
+	f.Fuzz(func(t *testing.T, hb, pkt []byte, maxLen uint16) {
+		if len(hb) < virtioNetHdrLen {
+			return
+		}
+		var h virtioNetHdr
+		h.decode(hb)
+		var s segmenter
+		orig := bytes.Clone(pkt)
+		if !s.init(&h, pkt, int(maxLen)) {
+			if s.more() {
+				t.Fatal("refused but has segments")
+			}
+			return
+		}
+		hl := int(pkt[0]&0xf) * 4
+		thl := udpHeaderLen
+		if pkt[9] == protoTCP {
+			thl = int(pkt[hl+12]>>4) * 4
+		}
+		var payload []byte
+		seq := binary.BigEndian.Uint32(orig[hl+4:])
+		for i := 0; s.more(); i++ {
+			dst := make([]byte, maxLen)
+			n := s.next(dst)
+			if n == 0 || n > int(maxLen) || n > int(h.gsoSize)+hl+thl || i > maxSuperPacket {
+				t.Fatalf("segment %d: %d octets", i, n)
+			}
+			seg := dst[:n]
+			if int(binary.BigEndian.Uint16(seg[2:])) != n || !checksumsOK(seg) {
+				t.Fatalf("segment %d: % x", i, seg)
+			}
+			if pkt[9] == protoTCP {
+				if got := binary.BigEndian.Uint32(seg[hl+4:]); got != seq+uint32(len(payload)) {
+					t.Fatalf("segment %d: seq %d", i, got)
+				}
+			} else if int(binary.BigEndian.Uint16(seg[hl+4:])) != n-hl {
+				t.Fatalf("segment %d: UDP length", i)
+			}
+			payload = append(payload, seg[hl+thl:]...)
+		}
+		if !bytes.Equal(payload, orig[hl+thl:]) {
+			t.Fatal("payloads differ")
+		}
+	})
+}
+
+// FuzzReadFrame: any read of the device either parses (a datagram of at
+// most the buffer, or a super-packet for the segmenter) or gives -1.
+func FuzzReadFrame(f *testing.F) {
+	syn := tcpSYN(addrHoA, addrCN, 1460, 1, false)
+	f.Add(append(make([]byte, virtioNetHdrLen), syn...), uint16(1500))
+	f.Add(append([]byte{virtioFlagNeedsCsum, 0, 0, 0, 0, 0, 20, 0, 16, 0}, syn...), uint16(1500))
+	f.Add(append([]byte{virtioFlagNeedsCsum, virtioGSOTCPv4, 0, 0, 4, 0, 20, 0, 16, 0}, unhex(f, goldenTSO)...), uint16(1500))
+	f.Fuzz(func(t *testing.T, frame []byte, dstLen uint16) {
+		var s segmenter
+		dst := make([]byte, dstLen)
+		n, super := readFrame(frame, dst, &s)
+		switch {
+		case super && (n != -1 || !s.more()):
+			t.Fatalf("super-packet with size %d", n)
+		case !super && s.more():
+			t.Fatal("segmenter set up for a datagram")
+		case n > int(dstLen) || n < -1:
+			t.Fatalf("size %d for a buffer of %d", n, dstLen)
+		case n >= 0 && n != len(frame)-virtioNetHdrLen:
+			t.Fatalf("size %d of a %d-octet frame", n, len(frame))
+		}
+		for s.more() {
+			if s.next(dst) == 0 {
+				break
+			}
+		}
+	})
+}
+
+// splitPackets cuts fuzz data into datagrams, each a 2-octet length and
+// its octets.
+func splitPackets(data []byte) [][]byte {
+	var pkts [][]byte
+	for len(data) >= 2 && len(pkts) < 2*maxCoalesce {
+		n := int(binary.BigEndian.Uint16(data))
+		data = data[2:]
+		n = min(n, len(data))
+		pkts = append(pkts, data[:n:n])
+		data = data[n:]
+	}
+	return pkts
+}
+
+func joinPackets(pkts ...[]byte) []byte {
+	var b []byte
+	for _, p := range pkts {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
+		b = append(b, p...)
+	}
+	return b
+}
+
+// FuzzCoalesce: whatever the batch, every datagram is written once; a
+// group is only of datagrams with correct checksums; and its super-packet,
+// cut again as the kernel would, gives back the group's datagrams (but
+// for the IPv4 Identification, which DF makes meaningless, and the header
+// checksum that covers it).
+func FuzzCoalesce(f *testing.F) {
+	a := bulk(4, 300, 100)
+	other := flow()
+	other.sport++
+	other.payload = make([]byte, 300)
+	f.Add(joinPackets(a...))
+	f.Add(joinPackets(a[0], other.build(), a[1], udpPacket(addrHoA, addrCN, 60, true), a[2], a[3]))
+	f.Add(joinPackets(bulk(70, 20, 0)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pkts := splitPackets(data)
+		orig := make([][]byte, len(pkts))
+		for i := range pkts {
+			orig[i] = bytes.Clone(pkts[i])
+		}
+		var c coalescer
+		c.reset(len(pkts))
+		seen := make([]bool, len(pkts))
+		for i := range pkts {
+			if c.written(i) {
+				continue
+			}
+			g := c.next(pkts, i)
+			for _, j := range g {
+				if seen[j] || j < i {
+					t.Fatalf("datagram %d written twice or early", j)
+				}
+				seen[j] = true
+			}
+			if len(g) == 1 {
+				if !bytes.Equal(pkts[i], orig[i]) {
+					t.Fatalf("datagram %d changed", i)
+				}
+				continue
+			}
+			for _, j := range g {
+				if !checksumsOK(orig[j]) {
+					t.Fatalf("datagram %d with a bad checksum merged", j)
+				}
+			}
+			sp, vh := superOf(pkts, g)
+			if len(sp) > maxSuperPacket {
+				t.Fatalf("super-packet of %d", len(sp))
+			}
+			segs := cutAll(t, vh, bytes.Clone(sp), maxSuperPacket)
+			if len(segs) != len(g) {
+				t.Fatalf("group of %d cut into %d", len(g), len(segs))
+			}
+			for k, j := range g {
+				got, want := bytes.Clone(segs[k]), bytes.Clone(orig[j])
+				for _, b := range [][]byte{got, want} {
+					b[4], b[5], b[10], b[11] = 0, 0, 0, 0
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("segment %d of group %v:\n got % x\nwant % x", k, g, got, want)
+				}
+			}
+			if !completeChecksum(sp, int(vh.csumStart), int(vh.csumOffset)) || !checksumsOK(sp) {
+				t.Fatal("super-packet checksum")
+			}
+		}
+		for i, s := range seen {
+			if !s {
+				t.Fatalf("datagram %d never written", i)
+			}
+		}
+	})
+}
