@@ -96,6 +96,17 @@ func (l *loop) do(ctx context.Context, f func()) error {
 	}
 }
 
+// post queues f to run on the engine goroutine without waiting for it;
+// false when ctx ended first (the loop may be gone).
+func (l *loop) post(ctx context.Context, f func()) bool {
+	select {
+	case l.calls <- f:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // timerAt resets t to fire at when (zero: never; in the past: at once).
 func timerAt(t *time.Timer, when, now time.Time) {
 	if !t.Stop() {

@@ -44,6 +44,16 @@ const (
 	iRulePrio = 210
 )
 
+// iDirectTable holds the i-HA routed via the uplink; rule iDirectPrio
+// sends the requests and tunnel packets we address to the i-HA from the
+// access network's own address there, ahead of the VPN's table 220 and of
+// the x-MIP tunnel's routes (RFC 5265 §3.3: both home agents are tried
+// directly on every attachment; only from inside does the i-HA answer).
+const (
+	iDirectTable = 149
+	iDirectPrio  = 209
+)
+
 // mnRunner is the mobile node role.
 type mnRunner struct {
 	o       Options
@@ -54,11 +64,16 @@ type mnRunner struct {
 	x       *leg
 	i       *leg // nil unless dual mode
 	haRoute netconf.Route
+	// iDirect is the rule routing to the i-HA from the care-of address
+	// via the uplink (dual mode); zero when none is installed.
+	iDirect netconf.Rule
 	// fa mode
 	link      *mnLink
 	hoaOnLink netip.Addr
 	faRoute   netconf.Route
 	// dual mode
+	loop     *loop
+	ctx      context.Context
 	location string // "", "inside", "outside"
 	vpnUp    bool
 	vip      netip.Addr
@@ -135,6 +150,7 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		r.log.Info("following NetworkManager state changes")
 	}
 	l := newLoop()
+	r.loop, r.ctx = l, ctx
 	srv.Handle("status", func(ctx context.Context) (any, error) {
 		var s Status
 		err := l.do(ctx, func() { s = r.status() })
@@ -389,6 +405,7 @@ func (r *mnRunner) locate(g *leg, t mn.Tunnel) {
 			r.location = "inside"
 			r.log.Info("inside the intranet: i-MIP direct, no VPN", "care_of", t.Local)
 			r.exec(r.x, r.x.eng.Stop(r.o.now()))
+			r.unrouteLeg(r.x) // the intranet's own routes serve us now
 			r.runVPN(false)
 		}
 	case g == r.x && r.location != "inside":
@@ -424,8 +441,26 @@ func (r *mnRunner) runVPN(up bool) {
 		out, err := shell(ctx, cmd)
 		if err != nil {
 			log.Error("VPN command failed", "err", err, "output", out)
+			return
+		}
+		if up && r.loop != nil {
+			r.loop.post(r.ctx, r.vpnReady)
 		}
 	}()
+}
+
+// vpnReady runs when vpn_up has finished: the tunnel's policies are in
+// place now, so a pending i-MIP request through it goes again at once
+// rather than after its retransmission timer (the first one may have left
+// while the VPN's address was there but its SA not yet).
+func (r *mnRunner) vpnReady() {
+	if r.i == nil || r.location != "outside" || !r.vpnUp {
+		return
+	}
+	r.checkVPN()
+	if r.vip.IsValid() && r.i.eng.CareOf() == r.vip {
+		r.exec(r.i, r.i.eng.Resend(r.o.now()))
+	}
 }
 
 // checkVPN looks for the VPN's inner address (the RFC 5265 TIA) and, when
@@ -514,6 +549,39 @@ func (r *mnRunner) refreshHARoute() {
 	}
 	r.haRoute = har
 	r.log.Debug("home agent routed via the uplink", "gateway", def.Gw, "dev", def.Dev)
+	if r.i != nil {
+		r.routeIHADirect(def)
+	}
+}
+
+// routeIHADirect routes packets from the care-of address to the i-HA
+// straight out of the uplink (table iDirectTable), whatever the VPN and
+// the x-MIP tunnel route: inside they reach it, outside they die on the
+// Internet as RFC 5265 §3.3 expects.
+func (r *mnRunner) routeIHADirect(def netconf.Route) {
+	iha := netip.PrefixFrom(r.c.Internal.Engine.HomeAgent, 32)
+	coa := r.careOf()
+	if err := r.nc.ReplaceRoute(netconf.Route{Dst: iha, Gw: def.Gw, Dev: def.Dev, Table: iDirectTable}); err != nil {
+		r.log.Warn("cannot route to the internal home agent via the uplink", "gateway", def.Gw, "dev", def.Dev, "err", err)
+		return
+	}
+	rule := netconf.Rule{Src: netip.PrefixFrom(coa, 32), Dst: iha, Table: iDirectTable, Priority: iDirectPrio}
+	if !coa.IsValid() || rule == r.iDirect {
+		return
+	}
+	r.unrouteIHADirect()
+	if err := r.nc.AddRule(rule); err != nil {
+		r.log.Warn("cannot add the rule to the internal home agent", "care_of", coa, "err", err)
+		return
+	}
+	r.iDirect = rule
+}
+
+func (r *mnRunner) unrouteIHADirect() {
+	if r.iDirect.Table != 0 {
+		_ = r.nc.DelRule(r.iDirect)
+		r.iDirect = netconf.Rule{}
+	}
 }
 
 func tunnelRoutes(ps []netip.Prefix) []netip.Prefix {
@@ -561,6 +629,10 @@ func (r *mnRunner) unroute() {
 	if r.haRoute.Dst.IsValid() {
 		_ = r.nc.DelRoute(r.haRoute)
 		r.haRoute = netconf.Route{}
+	}
+	if r.iDirect.Table != 0 {
+		_ = r.nc.DelRoute(netconf.Route{Dst: r.iDirect.Dst, Table: iDirectTable})
+		r.unrouteIHADirect()
 	}
 }
 

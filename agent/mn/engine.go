@@ -518,6 +518,23 @@ func (e *Engine) Tick(now time.Time) Output {
 	return out
 }
 
+// Resend sends the pending request again now and restarts its backoff:
+// the path to the home agent has just become usable (a VPN finished
+// coming up, say), so waiting out the retransmission timer would only
+// lengthen the outage. With timestamps the request gets a new
+// Identification, as every retransmission does (§3.6.3).
+func (e *Engine) Resend(now time.Time) Output {
+	if e.pending == nil {
+		return Output{}
+	}
+	if e.cfg.SA.Replay == auth.Timestamps {
+		return e.sendRequest(now, e.lifetime, e.dereg)
+	}
+	e.retransmit = firstRetransmit
+	e.nextSend = now.Add(e.retransmit)
+	return Output{Send: []Packet{e.requestPacket()}}
+}
+
 // Stop deregisters (on shutdown).
 func (e *Engine) Stop(now time.Time) Output {
 	if e.state != Registered && e.state != Registering {

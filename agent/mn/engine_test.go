@@ -439,3 +439,39 @@ func TestTrustedNetworks(t *testing.T) {
 		t.Fatalf("tunnel %+v from an untrusted network", out.Tunnel)
 	}
 }
+
+func TestResendWhenPathReady(t *testing.T) {
+	l := newLab(t, nil, nil)
+	if o := l.mn.Resend(t0); len(o.Send) != 0 {
+		t.Fatal("Resend with nothing pending sent something")
+	}
+	l.drop = 2
+	out := l.mn.SetCareOf(coa1, t0)
+	l.deliver(out, t0)
+	first := wire.RequestView(out.Send[0].Data).ID()
+	o := l.mn.Tick(t0.Add(time.Second)) // backoff now 2 s
+	l.deliver(o, t0.Add(time.Second))
+	at := t0.Add(1500 * time.Millisecond)
+	o = l.mn.Resend(at)
+	if len(o.Send) != 1 || wire.RequestView(o.Send[0].Data).ID() <= first {
+		t.Fatal("Resend: want one request with a new, larger Identification")
+	}
+	if next := l.mn.NextTimer(); !next.Equal(at.Add(time.Second)) {
+		t.Fatalf("backoff not restarted: next timer %v after Resend, want 1s", next.Sub(at))
+	}
+	l.deliver(o, at)
+	if l.mn.State() != Registered {
+		t.Fatalf("state %v after the resent request got through", l.mn.State())
+	}
+	if o := l.mn.Resend(at); len(o.Send) != 0 {
+		t.Fatal("Resend once registered sent something")
+	}
+
+	nsa := &auth.SA{SPI: 1000, Key: sa.Key, Replay: auth.Nonces}
+	n := newLab(t, func(c *Config) { c.SA = nsa }, nil)
+	out = n.mn.SetCareOf(coa1, t0)
+	o = n.mn.Resend(t0.Add(300 * time.Millisecond))
+	if len(o.Send) != 1 || !bytes.Equal(o.Send[0].Data, out.Send[0].Data) {
+		t.Fatal("with nonces Resend sends the same request")
+	}
+}

@@ -422,10 +422,11 @@ func (n *Net) DelNeighbor(dev string, addr netip.Addr) error {
 	return err
 }
 
-// Rule is a policy routing rule: packets from Src arriving on IIf use
-// Table.
+// Rule is a policy routing rule: packets from Src to Dst arriving on IIf
+// use Table (zero fields match everything).
 type Rule struct {
 	Src      netip.Prefix
+	Dst      netip.Prefix
 	IIf      string
 	Table    int
 	Priority int
@@ -434,6 +435,7 @@ type Rule struct {
 func (r Rule) toNL() *netlink.Rule {
 	nr := netlink.NewRule()
 	nr.Src = ipNet(r.Src)
+	nr.Dst = ipNet(r.Dst)
 	nr.IifName = r.IIf
 	nr.Table = r.Table
 	nr.Priority = r.Priority

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mip4d/mip4d/agent/internal/lab"
 	"github.com/mip4d/mip4d/agent/internal/vpn"
+	"github.com/mip4d/mip4d/agent/uci"
 )
 
 // The acceptance lab of DESIGN.md §3: the roaming lab's Internet side and
@@ -26,6 +27,12 @@ var (
 	Intranet   = netip.MustParsePrefix("10.20.0.0/16")
 	VPNPool    = netip.MustParsePrefix("10.99.0.0/24")
 	IntranetGW = netip.MustParseAddr("10.20.0.1")
+	// The internal home network behind the i-HA, and the node's i-HoA.
+	IHomeNet = netip.MustParsePrefix("10.30.0.0/16")
+	IHoA     = netip.MustParseAddr("10.30.0.5")
+	// The hotspot inside the enterprise (hs3).
+	InsideCoA = netip.MustParseAddr("10.20.2.10")
+	InsideGW  = netip.MustParseAddr("10.20.2.1")
 )
 
 // BuildAcceptance creates the acceptance lab.
@@ -46,6 +53,12 @@ func BuildAcceptance(l *lab.Lab, bin string) (*Roaming, error) {
 		func() error { return l.Route("vpngw", "default", "via", "192.0.2.254") },
 		func() error { return l.Router("vpngw") },
 		func() error { return l.Addr("inet", "vpn", "192.0.2.254/24") },
+		// The internal home network lives behind the i-HA.
+		func() error { return l.Route("vpngw", IHomeNet.String(), "via", IHA.String()) },
+		// hs3: a hotspot inside the enterprise.
+		func() error { return l.Veth("vpngw", "lan3", "mn", "hs3") },
+		func() error { return l.Addr("vpngw", "lan3", InsideGW.String()+"/24") },
+		func() error { return l.IP("mn", "link", "set", "hs3", "down") },
 	})
 	if err != nil {
 		return nil, err
@@ -194,4 +207,49 @@ func (r *Roaming) Baseline(v *VPN, p *Probe, n int, dwell time.Duration, mobike 
 		}
 	}
 	return out
+}
+
+// StartIHA starts the internal home agent in the enterprise: the internal
+// home network on its TUN, the intranet as its trusted networks (RFC 5265
+// §3.1, §4.3), UDP tunnelling allowed on request.
+func (r *Roaming) StartIHA() (*lab.Proc, error) {
+	f := &uci.File{}
+	section(f, "mip4d", "globals", "role", "ha", "log_level", "debug",
+		"state_dir", r.L.Dir()+"/iha-state", "control_socket", r.Socket("iha"))
+	s := section(f, "homeagent", "homeagent", "address", IHA.String(), "home_network", IHomeNet.String(),
+		"max_lifetime", "600", "keepalive", fmt.Sprint(r.Keepalive), "force_udp", "1")
+	_ = s.AddList("trusted_network", Intranet.String())
+	section(f, "mobile_node", "", "nai", mnNAI, "home_address", IHoA.String(), "spi", labSPI, "key", labKey)
+	cfg, err := r.writeConfig("iha", f)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.L.Start("iha", "iha", r.Bin, "run", "--config", cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.IHAProc = p
+	return p, r.waitSocket("iha", p)
+}
+
+// MoveInside attaches the node to the enterprise's own hotspot (hs3).
+func (r *Roaming) MoveInside() error {
+	var cmds []string
+	if r.At != 0 {
+		old := fmt.Sprintf("hs%d", r.At)
+		cmds = append(cmds, "addr flush dev "+old, "link set "+old+" down")
+	}
+	cmds = append(cmds, "link set hs3 up")
+	if err := r.L.IPBatch("mn", cmds...); err != nil {
+		return err
+	}
+	if err := r.waitLinkUp("vpngw", "lan3"); err != nil {
+		return err
+	}
+	if err := r.L.IPBatch("mn", "addr add "+InsideCoA.String()+"/24 dev hs3",
+		"route replace default via "+InsideGW.String()+" dev hs3"); err != nil {
+		return err
+	}
+	r.At = 3
+	return nil
 }

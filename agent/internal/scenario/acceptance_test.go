@@ -106,3 +106,99 @@ func TestBaselines(t *testing.T) {
 		})
 	}
 }
+
+// TestS3Principal is scenario S3 (RFC 4093 §2.1, the principal one): an
+// x-HA on the Internet and an i-HA inside; the laptop goes outside →
+// outside → inside → outside. Outside, its VPN runs over the x-home
+// address and i-MIP runs through the VPN; inside, i-MIP runs directly and
+// the VPN is down. A session addressed to the i-home address survives
+// every move.
+func TestS3Principal(t *testing.T) {
+	r := newAcceptance(t)
+	r.Dual = true
+	must(t, r.MoveTo(1))
+	must(t, r.StartHA())
+	_, err := r.StartIHA()
+	must(t, err)
+	gw, err := vpn.StartGateway(r.L, "vpngw", vpn.GatewayConfig{Intranet: []netip.Prefix{Intranet}, Pool: VPNPool})
+	must(t, err)
+	_ = gw
+	client, err := vpn.StartClient(r.L, "mn", vpn.ClientConfig{Gateway: VPNGW, Intranet: []netip.Prefix{Intranet}, LocalAddr: HoA, NoRoamEvents: true})
+	must(t, err)
+	r.VPNURI = client.URI()
+	must(t, r.StartMN())
+
+	type mnStatus struct {
+		MN struct {
+			Location   string     `json:"location"`
+			VPNAddress netip.Addr `json:"vpn_address"`
+			Internal   struct {
+				Registration MNState `json:"registration"`
+			} `json:"internal"`
+		} `json:"mn"`
+	}
+	waitLocation := func(where string, icoa func(netip.Addr) bool) mnStatus {
+		t.Helper()
+		var s mnStatus
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			s = mnStatus{}
+			if r.Control("mn", "status", &s) == nil && s.MN.Location == where && s.MN.Internal.Registration.State == "registered" &&
+				icoa(s.MN.Internal.Registration.CareOf) {
+				return s
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("not %s with i-MIP registered: %+v\n%s", where, s, r.Logs())
+		return s
+	}
+	inVPN := func(a netip.Addr) bool { return VPNPool.Contains(a) }
+	s := waitLocation("outside", inVPN)
+	t.Logf("outside on hs1: VPN address %v is the i-MIP care-of address", s.MN.VPNAddress)
+	sa0, err := client.SA()
+	must(t, err)
+
+	p, err := StartProbeFrom(r.L, "mn", IHoA, "cn", Corp, 7007, 10*time.Millisecond)
+	must(t, err)
+	defer p.Stop()
+	st, err := StartStreamFrom(r.L, "mn", IHoA, "cn", Corp, 7008, 20*time.Millisecond)
+	must(t, err)
+	defer st.Stop()
+	time.Sleep(500 * time.Millisecond)
+
+	step := func(name string, move func() error, where string, icoa func(netip.Addr) bool) {
+		t.Helper()
+		at := p.Now()
+		must(t, move())
+		waitLocation(where, icoa)
+		time.Sleep(700 * time.Millisecond)
+		h := p.Measure(at, p.Now()-100*time.Millisecond)
+		if !h.Recovered {
+			t.Fatalf("%s: the session to the i-home address did not resume", name)
+		}
+		t.Logf("%s: %s, gap %v, %d probes lost", name, where, h.Gap.Round(time.Millisecond), h.Lost)
+	}
+	step("hs1 -> hs2", func() error { return r.MoveTo(2) }, "outside", inVPN)
+	if sa, err := client.SA(); err != nil || !sa.Same(sa0) {
+		t.Fatalf("an outside move renegotiated the VPN: %v %s", err, sa.Diff(sa0))
+	}
+	step("hs2 -> inside", r.MoveInside, "inside", func(a netip.Addr) bool { return a == InsideCoA })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		sas, err := client.SAs()
+		if err == nil && len(sas) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the VPN is still up inside: %v %v", sas, err)
+		}
+	}
+	step("inside -> hs1", func() error { return r.MoveTo(1) }, "outside", inVPN)
+	if err := st.Err(); err != nil {
+		t.Fatalf("the session to the i-home address broke: %v", err)
+	}
+	before := st.Received()
+	time.Sleep(300 * time.Millisecond)
+	if st.Received() <= before {
+		t.Fatal("the session to the i-home address stalled")
+	}
+}

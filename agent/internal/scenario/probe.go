@@ -39,6 +39,12 @@ const MaxProbes = 200_000
 // StartProbe starts a responder on port in ns `to` at addr and a sender in
 // ns `from`, sending every interval.
 func StartProbe(l *lab.Lab, from, to string, addr netip.Addr, port uint16, interval time.Duration) (*Probe, error) {
+	return StartProbeFrom(l, from, netip.Addr{}, to, addr, port, interval)
+}
+
+// StartProbeFrom is StartProbe with the sender bound to local (a home
+// address, say) when it is valid.
+func StartProbeFrom(l *lab.Lab, from string, local netip.Addr, to string, addr netip.Addr, port uint16, interval time.Duration) (*Probe, error) {
 	p := &Probe{Interval: interval, stop: make(chan struct{})}
 	err := l.In(to, func() (err error) {
 		p.resp, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.IPv4Unspecified(), port)))
@@ -48,7 +54,11 @@ func StartProbe(l *lab.Lab, from, to string, addr netip.Addr, port uint16, inter
 		return nil, err
 	}
 	err = l.In(from, func() (err error) {
-		p.conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, port)))
+		var laddr *net.UDPAddr
+		if local.IsValid() {
+			laddr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0))
+		}
+		p.conn, err = net.DialUDP("udp4", laddr, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, port)))
 		return err
 	})
 	if err != nil {
@@ -214,6 +224,12 @@ type Stream struct {
 
 // StartStream connects from ns `from` to a listener in ns `to`.
 func StartStream(l *lab.Lab, from, to string, addr netip.Addr, port uint16, interval time.Duration) (*Stream, error) {
+	return StartStreamFrom(l, from, netip.Addr{}, to, addr, port, interval)
+}
+
+// StartStreamFrom is StartStream with the client bound to local when it
+// is valid.
+func StartStreamFrom(l *lab.Lab, from string, local netip.Addr, to string, addr netip.Addr, port uint16, interval time.Duration) (*Stream, error) {
 	s := &Stream{stop: make(chan struct{})}
 	err := l.In(to, func() (err error) {
 		s.ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
@@ -232,6 +248,9 @@ func StartStream(l *lab.Lab, from, to string, addr netip.Addr, port uint16, inte
 	}()
 	err = l.In(from, func() (err error) {
 		d := net.Dialer{Timeout: 5 * time.Second}
+		if local.IsValid() {
+			d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))
+		}
 		s.client, err = d.Dial("tcp4", netip.AddrPortFrom(addr, port).String())
 		return err
 	})

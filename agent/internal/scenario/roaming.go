@@ -52,6 +52,8 @@ type Roaming struct {
 	Bin string // the mip4d binary
 	HA  *lab.Proc
 	MN  *lab.Proc
+	// IHAProc is the internal home agent (acceptance lab, S3).
+	IHAProc *lab.Proc
 	// At is the access network the mobile node is on (1 or 2; 0: none).
 	At int
 	// Keepalive is the NAT keepalive interval the HA gives, seconds.
@@ -60,6 +62,11 @@ type Roaming struct {
 	Lifetime int
 	// MNEnv is extra environment for the mobile node's daemon.
 	MNEnv []string
+	// Dual puts the mobile node in RFC 5265 dual mode (acceptance lab):
+	// an internal section for the i-HA and VPN hooks for the client whose
+	// vici socket is VPNURI.
+	Dual   bool
+	VPNURI string
 	// HomeLink makes the home network a real link (ha's "home" to mn's
 	// "home0") instead of a virtual one on the HA's TUN device: the HA
 	// then intercepts with proxy ARP, and the mobile node can come home.
@@ -175,9 +182,22 @@ func (r *Roaming) HAConfig(extra ...string) (string, error) {
 func (r *Roaming) MNConfig(extra ...string) (string, error) {
 	f := &uci.File{}
 	section(f, "mip4d", "globals", "role", "mn", "log_level", "debug", "control_socket", r.Socket("mn"))
-	section(f, "mobilenode", "mobilenode", append([]string{"nai", mnNAI, "home_address", HoA.String(),
+	opts := []string{"nai", mnNAI, "home_address", HoA.String(),
 		"home_network", HomeNet.String(), "home_agent", HAAddr.String(), "spi", labSPI, "key", labKey,
-		"lifetime", fmt.Sprint(r.Lifetime), "keepalive", fmt.Sprint(r.Keepalive)}, extra...)...)
+		"lifetime", fmt.Sprint(r.Lifetime), "keepalive", fmt.Sprint(r.Keepalive)}
+	if r.Dual {
+		opts = append(opts,
+			"vpn_up", "swanctl --initiate --child vpn --timeout 10 --uri "+r.VPNURI,
+			"vpn_down", "swanctl --terminate --ike vpn --force --uri "+r.VPNURI)
+	}
+	section(f, "mobilenode", "mobilenode", append(opts, extra...)...)
+	if r.Dual {
+		s := section(f, "internal", "internal", "nai", mnNAI, "home_address", IHoA.String(), "home_network", IHomeNet.String(),
+			"home_agent", IHA.String(), "spi", labSPI, "key", labKey)
+		for _, p := range []netip.Prefix{Intranet} {
+			_ = s.AddList("route", p.String())
+		}
+	}
 	return r.writeConfig("mn", f)
 }
 
@@ -380,7 +400,7 @@ func (r *Roaming) WaitRegistered(coa netip.Addr, timeout time.Duration) (MNState
 // Logs returns the tail of both daemons' logs, for failure reports.
 func (r *Roaming) Logs() string {
 	var b strings.Builder
-	for _, p := range []*lab.Proc{r.HA, r.MN} {
+	for _, p := range []*lab.Proc{r.HA, r.IHAProc, r.MN} {
 		if p != nil {
 			fmt.Fprintf(&b, "--- %s\n%s\n", p.Name, p.Output())
 		}
