@@ -7,6 +7,10 @@
 //   - s1: RFC 5265 x-MIP with a co-located care-of address — the laptop's
 //     unmodified strongSwan VPN client runs over the x-home address mip4d
 //     keeps stable, to an unmodified strongSwan gateway;
+//   - s3: RFC 5265 in full (RFC 4093 §2.1) — an x-HA outside and an i-HA
+//     inside; the laptop goes outside, outside, inside (the enterprise's
+//     own hotspot, hs3), outside: the VPN only when outside, i-MIP through
+//     it there and directly inside, a session to the i-home address kept;
 //   - baseline-mobike and baseline-reestablish: the same moves without
 //     mip4d, the VPN client on the hotspot address with MOBIKE, or
 //     re-establishing its SA.
@@ -31,7 +35,7 @@ import (
 	"github.com/mip4d/mip4d/agent/internal/vpn"
 )
 
-var all = []string{"roaming", "s1", "baseline-mobike", "baseline-reestablish"}
+var all = []string{"roaming", "s1", "s3", "baseline-mobike", "baseline-reestablish"}
 
 func main() {
 	bin := flag.String("bin", "bin/mip4d", "the mip4d binary")
@@ -54,7 +58,7 @@ func main() {
 	d.trapSignals()
 	fmt.Println("mip4d demo: a laptop roams between two NATed hotspots")
 	fmt.Println()
-	fmt.Println("  [cn] ─ enterprise ─ [vpngw: strongSwan, unmodified] ─┐")
+	fmt.Println("  [cn] ─ enterprise ─ [vpngw: strongSwan, unmodified] ─┐      (s3: [i-HA] in the enterprise, hs3 its own hotspot)")
 	fmt.Println("                                                      [inet] ── [x-HA: mip4d ha, home network 10.10.0.0/16]")
 	fmt.Println("                                       [nat1] ── hs1 ──┤")
 	fmt.Println("                                       [nat2] ── hs2 ──┴── [laptop: mip4d mn, strongSwan client]")
@@ -164,6 +168,9 @@ func (d *demo) run(name string) (rows []row, err error) {
 	if err = r.MoveTo(1); err != nil {
 		return nil, err
 	}
+	if name == "s3" {
+		return d.s3(r)
+	}
 	target, port := scenario.CN, uint16(7007)
 	var v *scenario.VPN
 	mip := name == "roaming" || name == "s1"
@@ -209,25 +216,9 @@ func (d *demo) run(name string) (rows []row, err error) {
 	fmt.Printf("probes: UDP echo every 10 ms and a TCP connection to %v\n", target)
 	time.Sleep(500 * time.Millisecond)
 
-	stop := make(chan struct{})
 	var current string
 	var mu sync.Mutex
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				sent, echoed := p.Totals()
-				mu.Lock()
-				c := current
-				mu.Unlock()
-				status(fmt.Sprintf("%s | probes %d sent, %d echoed | TCP %d kB", c, sent, echoed, s.Received()/1000))
-			}
-		}
-	}()
+	stop := live(p, s, func() string { mu.Lock(); defer mu.Unlock(); return current })
 	for i := 1; i <= d.moves && err == nil; i++ {
 		mu.Lock()
 		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, d.moves, r.At, 3-r.At)
@@ -248,9 +239,7 @@ func (d *demo) run(name string) (rows []row, err error) {
 		rows = append(rows, rw)
 		err = rw.Err
 	}
-	close(stop)
-	time.Sleep(150 * time.Millisecond)
-	status("")
+	stop()
 	sent, echoed := p.Totals()
 	tcp := "survived every move"
 	if terr := s.Err(); terr != nil {
@@ -261,6 +250,93 @@ func (d *demo) run(name string) (rows []row, err error) {
 	}
 	fmt.Printf("%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
 	return rows, err
+}
+
+// s3 runs the principal scenario: the tour outside → outside → inside →
+// outside, probes addressed to the i-home address.
+func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
+	status("starting the x-HA, the i-HA, the VPN gateway and the mobile node (dual mode) on hs1 ...")
+	s3, err := r.StartS3()
+	if err != nil {
+		return nil, err
+	}
+	status(fmt.Sprintf("outside on hs1: VPN over the x-home address %v, IKE SA #%d (%s_i %s_r); i-MIP through it, i-home address %v\n",
+		scenario.HoA, s3.SA.UniqueID, s3.SA.InitiatorSPI, s3.SA.ResponderSPI, scenario.IHoA))
+	p, err := scenario.StartProbeFrom(r.L, "mn", scenario.IHoA, "cn", scenario.Corp, 7007, 10*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop()
+	s, err := scenario.StartStreamFrom(r.L, "mn", scenario.IHoA, "cn", scenario.Corp, 7008, 20*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	fmt.Printf("probes: UDP echo every 10 ms and a TCP connection from the i-home address to %v\n", scenario.Corp)
+	time.Sleep(500 * time.Millisecond)
+	var rows []row
+	var mu sync.Mutex
+	var current string
+	stop := live(p, s, func() string { mu.Lock(); defer mu.Unlock(); return current })
+	defer stop()
+	moves := max(d.moves, 3)
+	for i := 1; i <= moves; i++ {
+		where := map[int]string{1: "hs1, outside", 2: "hs2, outside", 3: "hs3, inside"}[scenario.S3Path(i)]
+		mu.Lock()
+		current = fmt.Sprintf("move %d/%d: hs%d -> %s", i, moves, r.At, where)
+		mu.Unlock()
+		m := s3.Move(p, i, scenario.S3Path(i), d.dwell)
+		rw := row{scenario: "s3", MoveResult: m.MoveResult, same: m.VPN}
+		if m.SA.UniqueID != 0 {
+			rw.ike = fmt.Sprintf("#%d", m.SA.UniqueID)
+			rw.spis = short(m.SA.InitiatorSPI) + "/" + short(m.SA.ResponderSPI)
+		}
+		rows = append(rows, rw)
+		if m.Err != nil {
+			return rows, m.Err
+		}
+	}
+	stop()
+	sent, echoed := p.Totals()
+	tcp := "survived every move"
+	if terr := s.Err(); terr != nil {
+		tcp = "BROKEN: " + terr.Error()
+		err = terr
+	}
+	fmt.Printf("s3: UDP probes %d sent, %d echoed; TCP connection from the i-home address %s\n", sent, echoed, tcp)
+	fmt.Println("    (outside -> outside keeps the VPN's SA; inside there is no VPN; coming back out brings a new one up, by design)")
+	fmt.Println()
+	return rows, err
+}
+
+// live keeps the progress line up to date every 100 ms (what is
+// happening, the probes, the TCP connection) until the returned stop is
+// called; stop is idempotent and clears the line.
+func live(p *scenario.Probe, s *scenario.Stream, what func() string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				sent, echoed := p.Totals()
+				status(fmt.Sprintf("%s | probes %d sent, %d echoed | TCP %d kB", what(), sent, echoed, s.Received()/1000))
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-finished
+			status("")
+		})
+	}
 }
 
 func vpnRow(m scenario.VPNMove) row {
@@ -289,6 +365,8 @@ func title(name string) string {
 		return "roaming: mip4d alone (home agent and mobile node, RFC 3519 through the NATs)"
 	case "s1":
 		return "S1: x-MIP with a co-located care-of address, the VPN over the x-home address (RFC 5265)"
+	case "s3":
+		return "S3: x-HA outside, i-HA inside; the laptop goes outside, outside, inside, outside (RFC 5265, RFC 4093 §2.1)"
 	case "baseline-mobike":
 		return "baseline: no mip4d, the VPN client on the hotspot address with MOBIKE"
 	case "baseline-reestablish":
