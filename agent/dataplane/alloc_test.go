@@ -138,3 +138,84 @@ func TestSocketNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per round trip of %d datagrams", a, n)
 	}
 }
+
+// TestNoAllocsOffload: the offload paths allocate nothing per packet
+// either: cutting a super-packet, gathering and merging a batch, the
+// datagrams of a GRO message through both planes, and the queue of a
+// device that takes batches.
+func TestNoAllocsOffload(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	sp := bulk(1, 45*1400, 0)[0]
+	h45 := virtioNetHdr{flags: virtioFlagNeedsCsum, gsoType: virtioGSOTCPv4, gsoSize: 1400, csumStart: 20, csumOffset: 16}
+	dst := make([]byte, 1500)
+	var seg segmenter
+
+	src := bulk(45, 1400, 0)
+	batch := make([][]byte, len(src))
+	for i := range src {
+		batch[i] = make([]byte, len(src[i]))
+	}
+	var co coalescer
+	var vh virtioNetHdr
+
+	h := allocHA(t)
+	h.dev = &fakeBatchDevice{fakeDevice: newFakeDevice(false)}
+	rw := h.newWorker(false)
+	rw.superRing(groBatch)
+	up := make([][]byte, 40)
+	for i := range up {
+		up[i] = tunnelData(4, udpPacket(addrHoA2, addrCN, 1400, false))
+	}
+	m, err := NewMN(MNConfig{Heard: func() {}}, newFakeDevice(false), MNConns{UDP: newFakeConn(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetTunnel(udpTunnel)
+	mrw := m.newWorker(false)
+	mrw.superRing(groBatch)
+	down := make([][]byte, 40)
+	for i := range down {
+		down[i] = tunnelData(4, udpPacket(addrCN, addrHoA, 1400, false))
+	}
+
+	for _, tc := range []struct {
+		name string
+		fn   func()
+	}{
+		{"segment", func() {
+			if !seg.init(&h45, sp, len(dst)) {
+				t.Fatal("refused")
+			}
+			for seg.more() {
+				seg.next(dst)
+			}
+		}},
+		{"coalesce", func() {
+			for i := range src {
+				copy(batch[i], src[i])
+			}
+			co.reset(len(batch))
+			for i := range batch {
+				if !co.written(i) {
+					if g := co.next(batch, i); len(g) > 1 {
+						merge(batch, g, &vh)
+					}
+				}
+			}
+		}},
+		{"HA reverse gro to a batch device", func() { fromConnGRO(rw, kindUDP, epNAT, up...) }},
+		{"MN reverse gro", func() { fromConnGRO(mrw, kindUDP, epHA, down...) }},
+	} {
+		if n := testing.AllocsPerRun(100, tc.fn); n != 0 {
+			t.Errorf("%s: %v allocations", tc.name, n)
+		}
+	}
+	if s := h.Stats(); s.Reverse.PacketsOut == 0 || len(s.Drops) != 0 {
+		t.Errorf("HA %+v", s)
+	}
+	if s := m.Stats(); s.Reverse.PacketsOut == 0 || len(s.Drops) != 0 {
+		t.Errorf("MN %+v", s)
+	}
+}

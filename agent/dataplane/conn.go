@@ -19,6 +19,10 @@ type Msg struct {
 	Local netip.Addr
 	// Truncated reports that the datagram was larger than Buf.
 	Truncated bool
+	// Seg is, on receive from a socket with UDP GRO, the size of the
+	// datagrams of one sender that Buf[:N] holds back to back (the last
+	// may be shorter); 0 when it holds one datagram.
+	Seg int
 }
 
 // Conn is a datagram socket with batch-shaped I/O: the Mobile IP UDP
@@ -30,8 +34,8 @@ type Msg struct {
 // Conn receives and sends UDP payloads.
 //
 // ReadBatch blocks until at least one datagram is ready and fills msgs[i]
-// (N, Addr, Local, Truncated) for as many as were ready, returning how
-// many. WriteBatch sends msgs in order and returns how many were sent
+// (N, Addr, Local, Truncated, Seg) for as many as were ready, returning
+// how many. WriteBatch sends msgs in order and returns how many were sent
 // before the first error; the caller skips the failed one and calls it
 // again with the rest. One goroutine may read while others write; Close
 // unblocks a pending ReadBatch with an error wrapping net.ErrClosed.
@@ -39,4 +43,12 @@ type Conn interface {
 	ReadBatch(msgs []Msg) (int, error)
 	WriteBatch(msgs []Msg) (int, error)
 	Close() error
+}
+
+// groReader is implemented by sockets that can receive several datagrams
+// in one message (UDP GRO, [Msg.Seg]): the plane turns that on for the
+// socket's reader when it gives it buffers of maxSuperPacket octets, for
+// groBatch messages at a time.
+type groReader interface {
+	enableGRO() bool
 }

@@ -14,6 +14,27 @@
 //     mobile node) and raw IPv4 sockets of protocol 4 (IP in IP) and 47
 //     (GRE) ([ListenRaw]).
 //
+// Offloads, as in wireguard-go, are what makes TCP through the tunnel fast:
+// the kernel moves TCP in super-packets of up to 64 KiB, and so do we
+// wherever it lets us. The TUN device is opened with IFF_VNET_HDR and
+// TUN_F_CSUM|TUN_F_TSO4|TUN_F_USO4: a read may be a TCP or UDP
+// super-packet, which [TUN.ReadBatch] cuts into the datagrams it stands
+// for (offload.go: IDs, lengths, sequence numbers, flags and every
+// checksum as the kernel's own GSO would make them), so that the planes
+// still decide each datagram on its own: the MSS clamp, the MTU rules,
+// the RFC 3024 checks and the counters are per datagram as before. What a
+// socket batch yields for the device is written with [TUN.WriteBatch],
+// which gathers the TCP segments of a flow that continue each other (and
+// whose checksums are correct) into one super-packet with a
+// VIRTIO_NET_HDR_GSO_TCPV4 header (GRO). The UDP socket sends runs of
+// equal datagrams to one endpoint as one UDP_SEGMENT message (GSO), which
+// the kernel routes and NATs as one, and receives with UDP_GRO into
+// 64 KiB buffers, each message then cut back into its datagrams in place.
+// Each offload is detected when the device or socket is opened and falls
+// back to the plain behaviour if the kernel refuses it (TUN.Offloads,
+// SocketConn.GSO and GRO say what is on); MIP4D_OFFLOAD=0 turns them all
+// off. Raw IP-in-IP and GRE sockets stay one datagram per message.
+//
 // In the middle are the planes, pure forwarding logic over those
 // interfaces: [HA] (binding table fed by ha.Event, forward tunnelling to
 // care-of addresses or NAT mappings, RFC 3024 reverse tunnel checks,
@@ -31,7 +52,8 @@
 //
 // Goroutines: Run starts one reader per file descriptor (the device and
 // each socket); each reader owns its buffers and writes its results
-// directly (sendmmsg to a socket, write to the device). The steady-state
+// directly (sendmmsg to a socket, a write or a batch of them to the
+// device). The steady-state
 // paths allocate nothing per packet; the tests assert it with
 // testing.AllocsPerRun, and the benchmarks report packets per second.
 //

@@ -11,7 +11,7 @@ import (
 // inNS runs f on a thread switched into namespace h: sockets and TUN
 // devices created by f belong to h and stay there after the thread
 // switches back. The thread is not reused if switching back fails.
-func inNS(t *testing.T, h netns.NsHandle, f func()) {
+func inNS(t testing.TB, h netns.NsHandle, f func()) {
 	t.Helper()
 	done := make(chan error)
 	go func() {
@@ -53,7 +53,7 @@ func newLab(t *testing.T, names ...string) *lab.Lab {
 	return l
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

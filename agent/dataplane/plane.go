@@ -153,6 +153,10 @@ type worker struct {
 	out   [numKinds][]Msg
 	count *Direction // where sent messages are counted (nil: not counted)
 
+	bw   BatchWriter // the device, when it takes batches
+	devq [][]byte    // inner datagrams for it, written at flush
+	sub  Msg         // one datagram of a message with several (UDP GRO)
+
 	icmp  []byte
 	frag  fragmenter
 	heard bool // a mobile node received something valid from its home agent
@@ -163,6 +167,9 @@ type worker struct {
 // socket.
 func (p *plane) newWorker(device bool) *worker {
 	b := p.opt.Batch
+	if o, ok := p.dev.(offloader); ok && o.offloading() {
+		b = max(b, offloadBatch)
+	}
 	w := &worker{p: p, sizes: make([]int, b), views: make([][]byte, b), msgs: make([]Msg, b)}
 	w.slots = makeRing(b, p.bufSize)
 	for i := range w.slots {
@@ -177,7 +184,21 @@ func (p *plane) newWorker(device bool) *worker {
 	for k := range w.out {
 		w.out[k] = make([]Msg, 0, b)
 	}
+	if bw, ok := p.dev.(BatchWriter); ok && !device {
+		w.bw, w.devq = bw, make([][]byte, 0, b)
+	}
 	return w
+}
+
+// superRing gives a socket reader n buffers of a whole super-packet each,
+// for a socket that may return several datagrams per message (UDP GRO).
+func (w *worker) superRing(n int) {
+	w.slots = makeRing(n, headroom+maxSuperPacket)
+	w.sizes, w.views, w.msgs = make([]int, n), make([][]byte, n), make([]Msg, n)
+	for i := range w.slots {
+		w.views[i] = w.slots[i][headroom:]
+		w.msgs[i].Buf = w.slots[i][headroom:]
+	}
 }
 
 // makeRing allocates n buffers of size octets in one block.
@@ -212,11 +233,13 @@ func (w *worker) emit(k kind, m Msg) {
 	w.out[k] = append(w.out[k], m)
 }
 
-// flush sends everything queued and frees the spares.
+// flush sends everything queued, writes what is queued for the device,
+// and frees the spares.
 func (w *worker) flush() {
 	for k := range w.out {
 		w.flushKind(kind(k))
 	}
+	w.flushDevice()
 	w.nspare = 0
 }
 
@@ -349,8 +372,18 @@ func (w *worker) control(m *Msg) {
 	}
 }
 
-// writeDevice hands an accepted inner datagram to the kernel.
+// writeDevice hands an accepted inner datagram to the kernel: at once, or
+// with the rest of the batch when the device takes batches (and may
+// coalesce them). The datagram stays in the ring until the batch is
+// flushed.
 func (w *worker) writeDevice(ip encap.IPv4) {
+	if w.bw != nil {
+		if len(w.devq) == cap(w.devq) {
+			w.flushDevice()
+		}
+		w.devq = append(w.devq, ip)
+		return
+	}
 	ctr := &w.p.ctr
 	if _, err := w.p.dev.Write(ip); err != nil {
 		ctr.WriteErrors.Add(1)
@@ -359,6 +392,34 @@ func (w *worker) writeDevice(ip encap.IPv4) {
 	}
 	ctr.Reverse.PacketsOut.Add(1)
 	ctr.Reverse.BytesOut.Add(int64(len(ip)))
+}
+
+// flushDevice writes the datagrams queued for the device and counts each
+// as writeDevice would.
+func (w *worker) flushDevice() {
+	q := w.devq
+	if len(q) == 0 {
+		return
+	}
+	_ = w.bw.WriteBatch(q) // failures are the nil entries
+	var n, bytes, failed int
+	for i, ip := range q {
+		if ip == nil {
+			failed++
+			continue
+		}
+		n++
+		bytes += len(ip)
+		q[i] = nil
+	}
+	ctr := &w.p.ctr
+	if failed > 0 {
+		ctr.WriteErrors.Add(int64(failed))
+		ctr.Drops[DropWriteError].Add(int64(failed))
+	}
+	ctr.Reverse.PacketsOut.Add(int64(n))
+	ctr.Reverse.BytesOut.Add(int64(bytes))
+	w.devq = q[:0]
 }
 
 // offsetIn returns where sub starts within buf; sub is a reslice of buf
@@ -399,6 +460,12 @@ func (w *worker) runDevice() error {
 
 func (w *worker) deviceBatch(n int) {
 	for i := range n {
+		if w.sizes[i] < 0 {
+			// The device read something it could not make sense of.
+			w.p.ctr.Forward.PacketsIn.Add(1)
+			w.p.ctr.drop(DropMalformed)
+			continue
+		}
 		if w.ha != nil {
 			w.ha.forward(w, w.slots[i], w.sizes[i])
 		} else {
@@ -427,29 +494,52 @@ func (w *worker) connBatch(k kind, n int) {
 	w.heard = false
 	for i := range n {
 		m := &w.msgs[i]
-		if k == kindUDP && (m.N == 0 || wire.MsgType(m.Buf[0]) != wire.MsgTunnelData) {
-			if m.Truncated {
-				w.p.ctr.drop(DropTruncated)
-				continue
-			}
-			w.control(m)
+		if m.Seg > 0 && m.N > m.Seg && !m.Truncated {
+			w.segments(k, m)
 			continue
 		}
-		w.p.ctr.Reverse.PacketsIn.Add(1)
-		w.p.ctr.Reverse.BytesIn.Add(int64(m.N))
-		if m.Truncated {
-			w.p.ctr.drop(DropTruncated)
-			continue
-		}
-		if w.ha != nil {
-			w.ha.receive(w, k, m, w.slots[i])
-		} else {
-			w.mn.receive(w, k, m)
-		}
+		w.datagram(k, m, w.slots[i])
 	}
 	w.flush()
 	if w.heard && w.mn != nil && w.mn.heard != nil {
 		w.mn.heard()
+	}
+}
+
+// segments decides, one by one, the datagrams a message of a socket with
+// UDP GRO holds back to back. Each is in place in the message's buffer,
+// which serves as its slot from its own start: a keepalive reply that is
+// encapsulated in place cannot reach into the datagram before it.
+func (w *worker) segments(k kind, m *Msg) {
+	for off := 0; off < m.N; off += m.Seg {
+		n := min(m.Seg, m.N-off)
+		w.sub = Msg{Buf: m.Buf[off : off+n], N: n, Addr: m.Addr, Local: m.Local}
+		w.datagram(k, &w.sub, m.Buf[off:])
+	}
+	w.sub = Msg{}
+}
+
+// datagram decides one datagram from the socket of kind k, at m.Buf in
+// slot.
+func (w *worker) datagram(k kind, m *Msg, slot []byte) {
+	if k == kindUDP && (m.N == 0 || wire.MsgType(m.Buf[0]) != wire.MsgTunnelData) {
+		if m.Truncated {
+			w.p.ctr.drop(DropTruncated)
+			return
+		}
+		w.control(m)
+		return
+	}
+	w.p.ctr.Reverse.PacketsIn.Add(1)
+	w.p.ctr.Reverse.BytesIn.Add(int64(m.N))
+	if m.Truncated {
+		w.p.ctr.drop(DropTruncated)
+		return
+	}
+	if w.ha != nil {
+		w.ha.receive(w, k, m, slot)
+	} else {
+		w.mn.receive(w, k, m)
 	}
 }
 
@@ -495,6 +585,9 @@ func (p *plane) run(ctx context.Context, newWorker func(device bool) *worker) er
 			continue
 		}
 		w, k := newWorker(false), kind(k)
+		if g, ok := c.(groReader); ok && g.enableGRO() {
+			w.superRing(groBatch)
+		}
 		start(func() error { return w.runConn(k) })
 	}
 	<-ctx.Done()

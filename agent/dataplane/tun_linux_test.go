@@ -9,21 +9,28 @@ import (
 )
 
 // TestTUNRoundTrip checks the Linux TUN device (IFF_NO_PI: bare IPv4
-// datagrams; MTU; batch reads) and that its I/O allocates nothing: a batch
-// sent with sendmmsg to an address routed into the device comes out of
-// ReadBatch, and datagrams written into the device arrive at the socket.
+// datagrams; MTU; batch reads), with offloads (IFF_VNET_HDR) and without,
+// and that its I/O allocates nothing: a batch sent with sendmmsg to an
+// address routed into the device comes out of ReadBatch, and datagrams
+// written into the device (Write and WriteBatch) arrive at the socket.
 func TestTUNRoundTrip(t *testing.T) {
+	for _, offload := range []bool{true, false} {
+		t.Run(map[bool]string{true: "offload", false: "plain"}[offload], func(t *testing.T) { tunRoundTrip(t, offload) })
+	}
+}
+
+func tunRoundTrip(t *testing.T, offload bool) {
 	l := newLab(t, "t")
 	var tun *TUN
 	var c *SocketConn
 	var kernelMTU int
 	inNS(t, l.Handle(t, "t"), func() {
 		var err error
-		tun, err = OpenTUN("m4t%d", 1400)
+		tun, err = openTUN("m4t%d", 1400, offload)
 		must(t, err)
 		must(t, l.Addr("t", tun.Name(), "10.77.0.1/24"))
 		must(t, l.IP("t", "route", "add", "10.78.0.0/24", "dev", tun.Name()))
-		c, err = ListenUDP(netip.MustParseAddrPort("10.77.0.1:0"))
+		c, err = listenUDP(netip.MustParseAddrPort("10.77.0.1:0"), offload)
 		must(t, err)
 		kernelMTU, err = ifMTU(tun.Name())
 		must(t, err)
@@ -58,6 +65,7 @@ func TestTUNRoundTrip(t *testing.T) {
 		binary.BigEndian.PutUint16(u[2:], c.LocalAddr().Port())
 		binary.BigEndian.PutUint16(u[6:], 0) // no checksum
 	}
+	batch := make([][]byte, n-n/2)
 	roundTrip := func() {
 		if k, err := c.WriteBatch(out); err != nil || k != n {
 			t.Fatalf("WriteBatch %d %v", k, err)
@@ -69,10 +77,14 @@ func TestTUNRoundTrip(t *testing.T) {
 			}
 			got += k
 		}
-		for i := range back {
+		for i := range back[:n/2] {
 			if _, err := tun.Write(back[i]); err != nil {
 				t.Fatal(err)
 			}
+		}
+		copy(batch, back[n/2:])
+		if err := tun.WriteBatch(batch); err != nil {
+			t.Fatal(err)
 		}
 		for got := 0; got < n; {
 			k, err := c.ReadBatch(in[got:])
@@ -96,6 +108,9 @@ func TestTUNRoundTrip(t *testing.T) {
 		if a := testing.AllocsPerRun(50, roundTrip); a != 0 {
 			t.Errorf("%v allocations per round trip", a)
 		}
+	}
+	if tun.Offloads().VnetHdr != offload {
+		t.Errorf("offloads %+v", tun.Offloads())
 	}
 	must(t, tun.SetUp(false))
 	must(t, tun.SetUp(true))
