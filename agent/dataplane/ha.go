@@ -35,6 +35,10 @@ type HA struct {
 	plane
 	addr  netip.Addr
 	table *table
+	// fa turns the plane around for a foreign agent (NewFA): the device
+	// carries visitors' datagrams keyed by their source, the tunnels
+	// bring datagrams keyed by their destination.
+	fa bool
 }
 
 // NewHA returns a home agent plane over dev and conns. It takes ownership
@@ -126,10 +130,19 @@ func (h *HA) forward(w *worker, slot []byte, n int) {
 		ctr.drop(d)
 		return
 	}
-	rs := h.table.lookupHome(ip.Dst())
+	home := ip.Dst()
+	if h.fa {
+		home = ip.Src() // RFC 3024 §4.2: reverse tunnel by the visitor's home address
+	}
+	rs := h.table.lookupHome(home)
 	if len(rs) == 0 {
 		ctr.drop(DropNoBinding)
 		return
+	}
+	if h.fa && len(rs) > 1 {
+		// Parallel registrations of one home address (RFC 5265 §3.5):
+		// the latest one carries its traffic.
+		rs = rs[len(rs)-1:]
 	}
 	mtu, mss := rs[0].mtu, rs[0].mss
 	for _, r := range rs[1:] {
@@ -189,7 +202,32 @@ func (h *HA) receive(w *worker, k kind, m *Msg, slot []byte) {
 		ctr.drop(d)
 		return
 	}
-	r, d := h.table.reverse(ep, k == kindUDP, next, &gre, inner.Src())
+	home := inner.Src()
+	if h.fa {
+		if isEchoReplyTo(inner, h.addr) {
+			// The home agent's answer to our RFC 3519 §4.9 keepalive.
+			ctr.KeepaliveReplies.Add(1)
+			return
+		}
+		home = inner.Dst() // RFC 5944 §4.2.2: decapsulate for a visitor
+	} else if isEchoRequestTo(inner, h.addr) && h.table.careOfAt(ep, inner.Src()) != nil {
+		// A foreign agent's keepalive: its inner source is its care-of
+		// address, not a home address (RFC 3519 §4.9).
+		r := h.table.careOfAt(ep, inner.Src())
+		echoReplyInPlace(inner)
+		rm, d := r.encapsulate(slot, offsetIn(slot, inner), len(inner), h.nextID())
+		if d != DropNone {
+			ctr.drop(d)
+			return
+		}
+		ctr.KeepalivesAnswered.Add(1)
+		w.emit(r.kind, rm)
+		return
+	}
+	r, d := h.table.reverse(ep, k == kindUDP, next, &gre, home)
+	if d == DropInnerSourceMismatch && h.fa {
+		d = DropInnerDestinationMismatch // from a home agent, but for none of its visitors here
+	}
 	if d != DropNone {
 		ctr.drop(d)
 		return

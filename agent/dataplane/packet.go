@@ -275,6 +275,16 @@ func isEchoRequestTo(ip encap.IPv4, dst netip.Addr) bool {
 	return len(icmp) >= icmpHeaderLen && icmp[0] == icmpEchoRequest && icmp[1] == 0 && encap.Checksum(icmp) == 0
 }
 
+// isEchoReplyTo reports whether ip is a whole, valid ICMP echo reply to
+// dst.
+func isEchoReplyTo(ip encap.IPv4, dst netip.Addr) bool {
+	if ip.Protocol() != protoICMP || ip.IsFragment() || ip.Dst() != dst {
+		return false
+	}
+	icmp := ip.Payload()
+	return len(icmp) >= icmpHeaderLen && icmp[0] == icmpEchoReply && icmp[1] == 0 && encap.Checksum(icmp) == 0
+}
+
 // echoReplyInPlace turns the echo request ip into its echo reply (RFC 792
 // "Echo or Echo Reply Message"): addresses swapped, type 0, a fresh TTL,
 // both checksums fixed.

@@ -78,6 +78,18 @@ func (t *table) lookupEndpoint(ap netip.AddrPort) []*route {
 	return (*m)[ap]
 }
 
+// careOfAt returns a UDP route whose endpoint is ep and whose registered
+// care-of address is coa: a foreign agent behind a NAT speaking for its
+// visitors (nil if none).
+func (t *table) careOfAt(ep netip.AddrPort, coa netip.Addr) *route {
+	for _, r := range t.lookupEndpoint(ep) {
+		if r.careOf == coa && r.kind == kindUDP {
+			return r
+		}
+	}
+	return nil
+}
+
 // reverse applies RFC 3024 §4.3.2 to a tunnelled datagram received from
 // outer source ep (port 0 for raw sockets) with encapsulation next (4 or
 // 47; gre is its GRE header when next is 47) and inner source src: there
