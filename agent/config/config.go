@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mip4d/mip4d/agent/auth"
+	"github.com/mip4d/mip4d/agent/fa"
 	"github.com/mip4d/mip4d/agent/ha"
 	"github.com/mip4d/mip4d/agent/mn"
 	"github.com/mip4d/mip4d/agent/uci"
@@ -33,6 +34,33 @@ type Config struct {
 
 	HA *HA // role ha
 	MN *MN // role mn
+	FA *FA // role fa
+}
+
+// FA is the foreign agent role's configuration.
+type FA struct {
+	// Engine is the engine's configuration without the addresses the
+	// daemon learns from the interfaces (CareOf unless configured, Addr,
+	// LinkPrefix, Local) and BehindNAT unless forced (see BehindNAT).
+	Engine    fa.Config
+	Interface string // the visitors' link
+	Uplink    string
+	TUN       string
+	MTU       int
+	// AdvInterval is the time between Agent Advertisements.
+	AdvInterval time.Duration
+	// BehindNAT is "auto", "1" or "0" (option behind_nat).
+	BehindNAT   string
+	MobileNodes []FAMobileNode
+	Peers       []Peer
+}
+
+// FAMobileNode is an MN-FA security association, keyed by the node's
+// home address or NAI.
+type FAMobileNode struct {
+	NAI      string
+	HomeAddr netip.Addr
+	SA       *auth.SA
 }
 
 // HA is the home agent role's configuration.
@@ -266,6 +294,8 @@ func FromUCI(f *uci.File) (*Config, error) {
 		c.HA, err = buildHA(f)
 	case RoleMN:
 		c.MN, err = buildMN(f)
+	case RoleFA:
+		c.FA, err = buildFA(f)
 	}
 	if err != nil {
 		return nil, err
@@ -327,6 +357,58 @@ func buildHA(f *uci.File) (*HA, error) {
 		h.Peers = append(h.Peers, p)
 	}
 	return h, nil
+}
+
+func buildFA(f *uci.File) (*FA, error) {
+	s := f.Section("foreignagent")
+	if s == nil || s.Type != "foreignagent" {
+		return nil, f.Errorf(0, "role fa needs a 'config foreignagent foreignagent' section")
+	}
+	r := &reader{f: f, s: s, spec: section("foreignagent")}
+	a := &FA{Interface: r.get("interface"), Uplink: r.get("uplink"), TUN: r.get("tun"), MTU: int(r.uint("mtu")),
+		AdvInterval: time.Duration(r.uint("advertise_interval")) * time.Second, BehindNAT: r.get("behind_nat")}
+	a.Engine = fa.Config{
+		CareOf: r.addr("care_of"), MaxLifetime: uint16(r.uint("max_lifetime")),
+		ReverseTunnel: r.boolean("reverse_tunnel"), ReverseTunnelRequired: r.boolean("reverse_tunnel_required"),
+		BehindNAT: a.BehindNAT == "1", Revocation: r.boolean("revocation"),
+		RegistrationRequired: r.boolean("registration_required"), Challenges: r.boolean("challenges"),
+		MaxVisitors: int(r.uint("max_visitors")),
+		// RFC 5944 §2.3.1: the advertisement lifetime is at least three
+		// intervals, so two lost advertisements are not a move.
+		AdvLifetime: uint16(min(3*r.uint("advertise_interval"), 65535)),
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	switch {
+	case a.Interface == a.Uplink:
+		return nil, f.Errorf(s.Line, "foreignagent: the visitors' interface and the uplink must differ")
+	case a.Engine.ReverseTunnelRequired && !a.Engine.ReverseTunnel:
+		return nil, f.Errorf(s.Line, "foreignagent: reverse_tunnel_required needs reverse_tunnel")
+	}
+	for _, ms := range f.SectionsOfType("mobile_node") {
+		r := &reader{f: f, s: ms, spec: section("mobile_node")}
+		m := FAMobileNode{NAI: r.get("nai"), HomeAddr: r.addr("home_address"), SA: r.sa()}
+		if r.err != nil {
+			return nil, r.err
+		}
+		if m.NAI == "" && !m.HomeAddr.IsValid() {
+			return nil, f.Errorf(ms.Line, "mobile_node: an MN-FA key needs the node's nai or home_address")
+		}
+		a.MobileNodes = append(a.MobileNodes, m)
+	}
+	if a.Engine.Challenges && len(a.MobileNodes) == 0 {
+		return nil, f.Errorf(s.Line, "foreignagent: challenges need MN-FA keys (mobile_node sections)")
+	}
+	for _, ps := range f.SectionsOfType("agent_peer") {
+		r := &reader{f: f, s: ps, spec: section("agent_peer")}
+		p := Peer{Addr: r.addr("address"), SA: r.sa()}
+		if r.err != nil {
+			return nil, r.err
+		}
+		a.Peers = append(a.Peers, p)
+	}
+	return a, nil
 }
 
 func buildMN(f *uci.File) (*MN, error) {

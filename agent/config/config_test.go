@@ -58,6 +58,29 @@ func TestLoadMN(t *testing.T) {
 	}
 }
 
+func TestLoadFA(t *testing.T) {
+	c, err := Load(filepath.Join(golden.Dir(), "config", "fa.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.FA
+	if c.Role != RoleFA || a == nil || !c.HasSecrets {
+		t.Fatalf("%+v", c)
+	}
+	e := a.Engine
+	if a.Interface != "br-lan" || a.Uplink != "wan" || a.TUN != "mip4d0" || a.MTU != 1500 || a.AdvInterval != 2*time.Second ||
+		a.BehindNAT != "auto" || e.BehindNAT || e.CareOf.IsValid() || e.MaxLifetime != 300 || e.AdvLifetime != 6 ||
+		!e.ReverseTunnel || !e.ReverseTunnelRequired || !e.Revocation || e.RegistrationRequired || e.Challenges || e.MaxVisitors != 1024 {
+		t.Fatalf("fa %+v", a)
+	}
+	if len(a.Peers) != 1 || a.Peers[0].Addr != netip.MustParseAddr("198.51.100.1") || a.Peers[0].SA.SPI != 2000 || len(a.Peers[0].SA.Key) != 16 {
+		t.Fatalf("peers %+v", a.Peers)
+	}
+	if len(a.MobileNodes) != 1 || a.MobileNodes[0].NAI != "laptop@example.net" || string(a.MobileNodes[0].SA.Key) != "visitor key" {
+		t.Fatalf("mobile nodes %+v", a.MobileNodes)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	const base = "config mip4d 'globals'\n\toption role 'ha'\n" +
 		"config homeagent 'homeagent'\n\toption address '198.51.100.1'\n\toption home_network '10.10.0.0/16'\n"
@@ -69,7 +92,16 @@ func TestErrors(t *testing.T) {
 		{"out of range", base + "\toption max_lifetime '99999'\n", "mip4d:6: option max_lifetime: \"99999\" is not in range(1,65535)"},
 		{"not an address", base + "\toption address 'ha.example'\n", "mip4d:6: option address: \"ha.example\" is not an IPv4 address"},
 		{"not a boolean", base + "\toption gre 'maybe'\n", "mip4d:6: option gre: \"maybe\" is not a boolean"},
-		{"closed set", "config mip4d 'globals'\n\toption role 'fa2'\n", "mip4d:2: option role: \"fa2\" is not one of ha, mn"},
+		{"closed set", "config mip4d 'globals'\n\toption role 'fa2'\n", "mip4d:2: option role: \"fa2\" is not one of ha, mn, fa"},
+		{"fa without its section", "config mip4d 'globals'\n\toption role 'fa'\n", "role fa needs a 'config foreignagent foreignagent' section"},
+		{"fa on its uplink", "config mip4d 'globals'\n\toption role 'fa'\nconfig foreignagent 'foreignagent'\n\toption interface 'eth0'\n\toption uplink 'eth0'\n",
+			"mip4d:3: foreignagent: the visitors' interface and the uplink must differ"},
+		{"fa challenges without keys", "config mip4d 'globals'\n\toption role 'fa'\nconfig foreignagent 'foreignagent'\n\toption interface 'br-lan'\n\toption challenges '1'\n",
+			"mip4d:3: foreignagent: challenges need MN-FA keys"},
+		{"fa key without a node", "config mip4d 'globals'\n\toption role 'fa'\nconfig foreignagent 'foreignagent'\n\toption interface 'br-lan'\nconfig mobile_node\n\toption spi '300'\n\toption key 'k'\n",
+			"mip4d:5: mobile_node: an MN-FA key needs the node's nai or home_address"},
+		{"fa behind_nat", "config mip4d 'globals'\n\toption role 'fa'\nconfig foreignagent 'foreignagent'\n\toption interface 'br-lan'\n\toption behind_nat 'yes'\n",
+			"mip4d:5: option behind_nat: \"yes\" is not one of auto, 1, 0"},
 		{"list for a single option", base + "\tlist max_lifetime '30'\n", "mip4d:6: option max_lifetime takes one value"},
 		{"missing required", "config mip4d 'globals'\n\toption role 'ha'\nconfig homeagent 'homeagent'\n\toption address '198.51.100.1'\n",
 			"mip4d:3: homeagent section: option home_network is required"},

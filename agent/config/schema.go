@@ -28,6 +28,8 @@ const (
 	TMTU       Datatype = "range(576,9000)"
 	TKeepalive Datatype = "range(0,65535)"
 	TTolerance Datatype = "range(1,3600)"
+	TInterval  Datatype = "range(1,1800)"
+	TVisitors  Datatype = "range(1,65535)"
 )
 
 // Option describes one option of a section.
@@ -61,6 +63,7 @@ type Section struct {
 const (
 	RoleHA = "ha"
 	RoleMN = "mn"
+	RoleFA = "fa"
 )
 
 var keyOptions = []Option{
@@ -84,9 +87,9 @@ func concat(parts ...[]Option) []Option {
 
 // Schema is every section and option mip4d reads.
 var Schema = []Section{
-	{Type: "mip4d", Name: "globals", Roles: []string{RoleHA, RoleMN}, Help: "what this box is and where the daemon keeps its files",
+	{Type: "mip4d", Name: "globals", Roles: []string{RoleHA, RoleMN, RoleFA}, Help: "what this box is and where the daemon keeps its files",
 		Options: []Option{
-			{Name: "role", Type: TString, Required: true, Values: []string{RoleHA, RoleMN}, Help: "ha: home agent; mn: mobile node"},
+			{Name: "role", Type: TString, Required: true, Values: []string{RoleHA, RoleMN, RoleFA}, Help: "ha: home agent; mn: mobile node; fa: foreign agent on a hotspot router"},
 			{Name: "enabled", Type: TBool, Default: "1", Help: "start the daemon at boot"},
 			{Name: "log_level", Type: TString, Default: "info", Values: []string{"debug", "info", "warn", "error"}, Help: "log verbosity"},
 			{Name: "state_dir", Type: TFile, Default: "/etc/mip4d", Help: "where state that must survive a reboot is kept (home agent bindings); on flash, written only when bindings change"},
@@ -112,15 +115,32 @@ var Schema = []Section{
 			{Name: "pool_end", Type: TIP4Addr, Help: "last home address of the pool"},
 			{Name: "pool_hold", Type: TUInt, Default: "3600", Help: "seconds a released pool address stays reserved for its NAI"},
 		}},
-	{Type: "mobile_node", Roles: []string{RoleHA}, Help: "a mobile node this home agent serves, with its MN-HA security association",
+	{Type: "mobile_node", Roles: []string{RoleHA, RoleFA}, Help: "a mobile node and the security association this agent shares with it: MN-HA on a home agent (which serves it), MN-FA on a foreign agent (RFC 5944 §3.7.2.1: requests without it are then denied)",
 		Options: concat([]Option{
 			{Name: "nai", Type: TString, Help: "the node's NAI (user@realm); required for pool addresses"},
 			{Name: "home_address", Type: TIP4Addr, Help: "static home address; leave out to assign one from the pool"},
 		}, keyOptions, replayOptions)},
-	{Type: "agent_peer", Roles: []string{RoleHA}, Help: "a foreign agent or proxy this home agent shares an FA-HA security association with",
+	{Type: "agent_peer", Roles: []string{RoleHA, RoleFA}, Help: "an FA-HA security association: on a home agent, with a foreign agent or proxy; on a foreign agent, with a home agent",
 		Options: concat([]Option{
-			{Name: "address", Type: TIP4Addr, Required: true, Help: "the agent's address (the source of its relayed registrations)"},
+			{Name: "address", Type: TIP4Addr, Required: true, Help: "the peer's address: on a home agent, the agent's care-of address (the source of its relayed registrations); on a foreign agent, the home agent's"},
 		}, keyOptions)},
+	{Type: "foreignagent", Name: "foreignagent", Roles: []string{RoleFA}, Help: "foreign agent service on a hotspot router (RFC 5944 §2.3, §3.7; RFC 3024 reverse tunnels; RFC 3519 when the router is behind a NAT)",
+		Options: []Option{
+			{Name: "interface", Type: TDevice, Required: true, Help: "the visitors' link (br-lan, say): advertisements go out and registrations come in here"},
+			{Name: "uplink", Type: TDevice, Help: "interface whose address is the care-of address; default: the interface of the default route"},
+			{Name: "care_of", Type: TIP4Addr, Help: "care-of address to offer; default: the uplink's address"},
+			{Name: "tun", Type: TDevice, Default: "mip4d0", Help: "TUN device carrying the visitors' reverse-tunnelled traffic"},
+			{Name: "mtu", Type: TMTU, Default: "1500", Help: "path MTU toward home agents"},
+			{Name: "max_lifetime", Type: TLifetime, Default: "600", Help: "longest registration lifetime relayed, seconds (longer requests are denied with 69)"},
+			{Name: "advertise_interval", Type: TInterval, Default: "1", Help: "seconds between Agent Advertisements (RFC 5944 §2.3.2; at most one a second); mobile nodes notice a move within about this long"},
+			{Name: "reverse_tunnel", Type: TBool, Default: "1", Help: "offer RFC 3024 reverse tunnelling (T bit); needed through VPN gateways and ingress filtering"},
+			{Name: "reverse_tunnel_required", Type: TBool, Default: "0", Help: "deny registrations without reverse tunnelling (75)"},
+			{Name: "behind_nat", Type: TString, Default: "auto", Values: []string{"auto", "1", "0"}, Help: "ask home agents for RFC 3519 UDP tunnelling (U bit, extension 144); auto: when the care-of address is private (RFC 1918, RFC 6598)"},
+			{Name: "revocation", Type: TBool, Default: "1", Help: "offer RFC 3543 registration revocation (X bit)"},
+			{Name: "registration_required", Type: TBool, Default: "0", Help: "R bit: nodes with a co-located care-of address must register through this agent too"},
+			{Name: "challenges", Type: TBool, Default: "0", Help: "RFC 4721 challenges in advertisements; needs mobile_node sections with MN-FA keys"},
+			{Name: "max_visitors", Type: TVisitors, Default: "1024", Help: "largest visitor list (66 when full; B bit advertised)"},
+		}},
 	{Type: "mobilenode", Name: "mobilenode", Roles: []string{RoleMN}, Help: "this box as a mobile node",
 		Options: concat([]Option{
 			{Name: "nai", Type: TString, Help: "this node's NAI; required without a home_address"},

@@ -15,6 +15,15 @@
 
 var roleHA = { 'mip4d.globals.role': 'ha' };
 var roleMN = { 'mip4d.globals.role': 'mn' };
+var roleFA = { 'mip4d.globals.role': 'fa' };
+// Sections both agents read: mobile nodes (MN-HA or MN-FA keys) and
+// FA-HA peers.
+var roleAgents = [roleHA, roleFA];
+
+// depends shows o for any of roles (one role or a list).
+function depends(o, roles) {
+	(Array.isArray(roles) ? roles : [roles]).forEach(function(r) { o.depends(r); });
+}
 
 // keyOption adds the write-only key of a security association.
 function keyOption(s, role) {
@@ -22,7 +31,7 @@ function keyOption(s, role) {
 		_('Shared key: text, or hex digits after 0x. Write-only: leave empty to keep the stored key.'));
 	o.password = true;
 	o.datatype = 'string';
-	o.depends(role);
+	depends(o, role);
 	o.modalonly = true;
 	o.cfgvalue = function() { return ''; };
 	o.write = function(section_id, value) {
@@ -44,7 +53,7 @@ function saOptions(s, role) {
 		_('Security Parameter Index of the security association (256 and up)'));
 	o.datatype = 'range(256,4294967295)';
 	o.rmempty = false;
-	o.depends(role);
+	depends(o, role);
 
 	keyOption(s, role);
 
@@ -53,7 +62,7 @@ function saOptions(s, role) {
 	o.value('hmac-md5', 'HMAC-MD5');
 	o.value('keyed-md5', _('keyed-MD5 (legacy)'));
 	o.default = 'hmac-md5';
-	o.depends(role);
+	depends(o, role);
 	o.modalonly = true;
 }
 
@@ -63,14 +72,16 @@ function replayOptions(s, role) {
 	o.value('timestamps', _('Timestamps'));
 	o.value('nonces', _('Nonces'));
 	o.default = 'timestamps';
-	o.depends(role);
+	depends(o, role);
 	o.modalonly = true;
 
 	o = s.option(form.Value, 'tolerance', _('Timestamp tolerance'),
 		_('Seconds a timestamp may differ from the home agent\'s clock'));
 	o.datatype = 'range(1,3600)';
 	o.placeholder = '7';
-	o.depends({ 'mip4d.globals.role': role['mip4d.globals.role'], 'replay': 'timestamps' });
+	(Array.isArray(role) ? role : [role]).forEach(function(r) {
+		o.depends({ 'mip4d.globals.role': r['mip4d.globals.role'], 'replay': 'timestamps' });
+	});
 	o.modalonly = true;
 }
 
@@ -79,7 +90,7 @@ return view.extend({
 		var m, s, o;
 
 		m = new form.Map('mip4d', _('Mobile IP'),
-			_('Mobile IPv4 (RFC 5944): this router as the home agent of roaming laptops, or as a mobile node itself. Status > Mobile IP shows bindings and counters.'));
+			_('Mobile IPv4 (RFC 5944): this router as the home agent of roaming laptops, as the foreign agent of a hotspot, or as a mobile node itself. Status > Mobile IP shows bindings and counters.'));
 
 		// globals
 		s = m.section(form.NamedSection, 'globals', 'mip4d', _('General'));
@@ -92,6 +103,7 @@ return view.extend({
 		o = s.option(form.ListValue, 'role', _('Role'));
 		o.value('ha', _('Home agent'));
 		o.value('mn', _('Mobile node'));
+		o.value('fa', _('Foreign agent (hotspot)'));
 		o.rmempty = false;
 
 		o = s.option(form.ListValue, 'log_level', _('Log level'));
@@ -200,25 +212,25 @@ return view.extend({
 
 		// the home agent's mobile nodes
 		s = m.section(form.GridSection, 'mobile_node', _('Mobile nodes'),
-			_('The nodes this home agent serves, each with its security association'));
+			_('A home agent: the nodes it serves, each with its MN-HA key. A foreign agent: nodes with an MN-FA key (optional)'));
 		s.anonymous = true;
 		s.addremove = true;
 		s.nodescriptions = true;
 
 		o = s.option(form.Value, 'nai', _('NAI'), _('user@realm; required for pool addresses'));
 		o.datatype = 'string';
-		o.depends(roleHA);
+		depends(o, roleAgents);
 
 		o = s.option(form.Value, 'home_address', _('Home address'), _('Leave empty to assign one from the pool'));
 		o.datatype = 'ip4addr';
-		o.depends(roleHA);
+		depends(o, roleAgents);
 
-		saOptions(s, roleHA);
-		replayOptions(s, roleHA);
+		saOptions(s, roleAgents);
+		replayOptions(s, roleAgents);
 
 		// FA-HA security associations
-		s = m.section(form.GridSection, 'agent_peer', _('Foreign agents and proxies'),
-			_('Agents that relay registrations to this home agent'));
+		s = m.section(form.GridSection, 'agent_peer', _('Agent peers (FA-HA keys)'),
+			_('A home agent: foreign agents and proxies that relay registrations to it. A foreign agent: home agents it relays to'));
 		s.anonymous = true;
 		s.addremove = true;
 		s.nodescriptions = true;
@@ -226,9 +238,82 @@ return view.extend({
 		o = s.option(form.Value, 'address', _('Address'));
 		o.datatype = 'ip4addr';
 		o.rmempty = false;
-		o.depends(roleHA);
+		depends(o, roleAgents);
 
-		saOptions(s, roleHA);
+		saOptions(s, roleAgents);
+
+		// foreign agent
+		s = m.section(form.NamedSection, 'foreignagent', 'foreignagent', _('Foreign agent'),
+			_('Advertises this router to visiting mobile nodes on a link and relays their registrations (RFC 5944 §3.7); reverse-tunnels their traffic to their home agents (RFC 3024)'));
+		s.addremove = true;
+
+		o = s.option(widgets.DeviceSelect, 'interface', _('Visitors\' interface'), _('Advertisements go out and registrations come in here'));
+		o.datatype = 'device';
+		o.noaliases = true;
+		o.rmempty = false;
+		o.depends(roleFA);
+
+		o = s.option(widgets.DeviceSelect, 'uplink', _('Uplink'), _('Its address is the care-of address; default: the default route\'s interface'));
+		o.datatype = 'device';
+		o.noaliases = true;
+		o.optional = true;
+		o.depends(roleFA);
+
+		o = s.option(form.Value, 'care_of', _('Care-of address'), _('Default: the uplink\'s address'));
+		o.datatype = 'ip4addr';
+		o.depends(roleFA);
+
+		o = s.option(form.Value, 'tun', _('Tunnel device'));
+		o.datatype = 'device';
+		o.placeholder = 'mip4d0';
+		o.depends(roleFA);
+
+		o = s.option(form.Value, 'mtu', _('Path MTU'));
+		o.datatype = 'range(576,9000)';
+		o.placeholder = '1500';
+		o.depends(roleFA);
+
+		o = s.option(form.Value, 'max_lifetime', _('Maximum lifetime'), _('Seconds; longer requests are denied'));
+		o.datatype = 'range(1,65535)';
+		o.placeholder = '600';
+		o.depends(roleFA);
+
+		o = s.option(form.Value, 'advertise_interval', _('Advertisement interval'), _('Seconds; nodes notice a move within about this long'));
+		o.datatype = 'range(1,1800)';
+		o.placeholder = '1';
+		o.depends(roleFA);
+
+		o = s.option(form.Flag, 'reverse_tunnel', _('Reverse tunnelling'), _('RFC 3024; needed through VPN gateways and ingress filters'));
+		o.default = '1';
+		o.depends(roleFA);
+
+		o = s.option(form.Flag, 'reverse_tunnel_required', _('Require reverse tunnelling'));
+		o.default = '0';
+		o.depends(roleFA);
+
+		o = s.option(form.ListValue, 'behind_nat', _('Behind a NAT'), _('Ask home agents for RFC 3519 UDP tunnelling; automatic when the care-of address is private'));
+		o.value('auto', _('Automatic'));
+		o.value('1', _('Yes'));
+		o.value('0', _('No'));
+		o.default = 'auto';
+		o.depends(roleFA);
+
+		o = s.option(form.Flag, 'revocation', _('Revocation'), _('RFC 3543'));
+		o.default = '1';
+		o.depends(roleFA);
+
+		o = s.option(form.Flag, 'registration_required', _('Registration required'), _('R bit: co-located nodes must register through this agent too'));
+		o.default = '0';
+		o.depends(roleFA);
+
+		o = s.option(form.Flag, 'challenges', _('Challenges'), _('RFC 4721; needs MN-FA keys'));
+		o.default = '0';
+		o.depends(roleFA);
+
+		o = s.option(form.Value, 'max_visitors', _('Maximum visitors'));
+		o.datatype = 'range(1,65535)';
+		o.placeholder = '1024';
+		o.depends(roleFA);
 
 		// mobile node
 		s = m.section(form.NamedSection, 'mobilenode', 'mobilenode', _('Mobile node'));
