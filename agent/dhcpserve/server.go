@@ -413,8 +413,8 @@ func (s *Server) reply(req *dhcpv4.DHCPv4, t dhcpv4.MessageType, addr netip.Addr
 		}
 		mods = append(mods, dhcpv4.WithYourIP(ip(addr)),
 			dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(lt)),
-			dhcpv4.WithOption(dhcpv4.OptRenewTimeValue((lt/2).Truncate(time.Second))),
-			dhcpv4.WithOption(dhcpv4.OptRebindingTimeValue((lt*7/8).Truncate(time.Second))))
+			dhcpv4.WithOption(dhcpv4.OptRenewTimeValue((lt / 2).Truncate(time.Second))),
+			dhcpv4.WithOption(dhcpv4.OptRebindingTimeValue((lt * 7 / 8).Truncate(time.Second))))
 	} else {
 		mods = append(mods, dhcpv4.WithClientIP(ip(addr)))
 	}
