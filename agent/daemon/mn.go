@@ -33,6 +33,9 @@ type leg struct {
 	log      *slog.Logger
 	hoaOnTun netip.Addr
 	routed   bool
+	// selfRule sends the home address's traffic to the home agent's own
+	// address into the tunnel (external leg; zero when not installed).
+	selfRule netconf.Rule
 }
 
 // iTable is the policy routing table of the internal leg, consulted
@@ -42,6 +45,16 @@ type leg struct {
 const (
 	iTable    = 150
 	iRulePrio = 210
+)
+
+// haSelfTable routes traffic from the home address to the home agent's
+// own address through the tunnel (rule haSelfPrio, ahead of the host
+// route that keeps the tunnel itself on the uplink): a service on the home
+// agent's box — a VPN gateway combined with it (RFC 4093 §2.3) — is then
+// reached from the home address like any other host.
+const (
+	haSelfTable = 152
+	haSelfPrio  = 100
 )
 
 // iDirectTable holds the i-HA routed via the uplink; rule iDirectPrio
@@ -528,6 +541,14 @@ func (r *mnRunner) route(g *leg, t mn.Tunnel) error {
 			return err
 		}
 	}
+	ha := netip.PrefixFrom(r.c.Engine.HomeAgent, 32)
+	if err := r.nc.ReplaceRoute(netconf.Route{Dst: ha, Dev: g.dev, Src: t.HomeAddr, Table: haSelfTable}); err != nil {
+		return err
+	}
+	if err := r.nc.AddRule(netconf.Rule{Src: netip.PrefixFrom(t.HomeAddr, 32), Dst: ha, Table: haSelfTable, Priority: haSelfPrio}); err != nil {
+		return err
+	}
+	g.selfRule = netconf.Rule{Src: netip.PrefixFrom(t.HomeAddr, 32), Dst: ha, Table: haSelfTable, Priority: haSelfPrio}
 	g.routed = true
 	return nil
 }
@@ -617,6 +638,11 @@ func (r *mnRunner) unrouteLeg(g *leg) {
 	}
 	for _, p := range tunnelRoutes(g.routes) {
 		_ = r.nc.DelRoute(netconf.Route{Dst: p, Dev: g.dev})
+	}
+	if g.selfRule.Table != 0 {
+		_ = r.nc.DelRule(g.selfRule)
+		_ = r.nc.DelRoute(netconf.Route{Dst: g.selfRule.Dst, Dev: g.dev, Table: haSelfTable})
+		g.selfRule = netconf.Rule{}
 	}
 }
 

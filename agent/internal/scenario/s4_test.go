@@ -53,10 +53,10 @@ func TestS4DMZ(t *testing.T) {
 // with one public address for both (the natural deployment), and with an
 // address of its own for each. With one address the mobile node's host
 // route to its home agent, which keeps the tunnel's own packets out of the
-// tunnel, also takes the VPN's IKE and ESP from the home address out of
-// the uplink, untunnelled; the hotspot's NAT cannot return the answers and
-// the VPN never comes up. one_address fails until the mobile node routes
-// only its own signalling and tunnel traffic that way.
+// tunnel, would also take the VPN's IKE and ESP from the home address out
+// of the uplink, untunnelled, where the hotspot's NAT cannot return the
+// answers; one_address proves the mobile node's rule that sends traffic
+// from the home address to the home agent's address into the tunnel.
 func TestS4Combined(t *testing.T) {
 	t.Run("one_address", func(t *testing.T) {
 		runS4(t, newS4(t, func(l *lab.Lab) (*S4, error) { return BuildS4Combined(l, mip4d, VPNGW) }))
