@@ -15,6 +15,9 @@ import (
 	"github.com/mip4d/mip4d/agent/wire"
 )
 
+// The proxy engine is the DHCP server's Leaser.
+var _ dhcpserve.Leaser = (*proxy.Engine)(nil)
+
 // TestDaemonSequence wires the DHCP server, the proxy engine and a real
 // home agent engine in memory the way the daemon does: attach → DHCP →
 // registration → bound → OFFER/ACK → renewal after a probe → the laptop

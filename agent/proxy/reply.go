@@ -45,15 +45,11 @@ func (e *Engine) HandleReply(src netip.AddrPort, b []byte, now time.Time) Output
 	c.lastCode, c.replied = code, true
 	switch {
 	case c.dereg:
-		if code.Accepted() || c.tries >= deregTries {
-			e.remove(c) // deregistered (or refused: it expires there)
-			return Output{}
-		}
 		if code == wire.CodeHAIDMismatch && c.resyncs < maxResyncs {
 			c.resyncs++
 			return e.transmit(c, now)
 		}
-		e.remove(c)
+		e.remove(c) // deregistered, or refused: the binding expires there
 		return Output{}
 	case code.Accepted():
 		return e.accepted(c, v, l, b, now)
