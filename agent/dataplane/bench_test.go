@@ -1,12 +1,14 @@
 package dataplane
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/mip4d/mip4d/agent/ha"
 	"github.com/mip4d/mip4d/agent/mn"
 	"golang.org/x/net/ipv4"
 )
@@ -205,4 +207,124 @@ func BenchmarkLoopbackBatch(b *testing.B) {
 			})
 		})
 	}
+}
+
+// coalescingDevice is a counting fake device that gathers each batch as a
+// TUN device with offloads does (the coalescer and merge, without the
+// system calls).
+type coalescingDevice struct {
+	*fakeDevice
+	co     coalescer
+	vh     virtioNetHdr
+	supers int
+}
+
+func (d *coalescingDevice) WriteBatch(pkts [][]byte) error {
+	d.co.reset(len(pkts))
+	for i := range pkts {
+		if d.co.written(i) {
+			continue
+		}
+		if g := d.co.next(pkts, i); len(g) > 1 {
+			merge(pkts, g, &d.vh)
+			d.supers++
+		}
+		d.packets.Add(1)
+	}
+	return nil
+}
+
+// BenchmarkOffload compares, in one run, the planes' own work for 64 KiB
+// of TCP (45 segments of 1416 octets) with offloads and without. Forward
+// on a mobile node: a TSO super-packet cut into the ring (what
+// TUN.ReadBatch does) against the 45 datagrams copied in (a plain read
+// each), then decided, encapsulated and queued to a counting socket.
+// Reverse on a home agent: one UDP GRO message holding the 45 against 45
+// messages, then decided and handed to a device that gathers them (the
+// coalescer, checksums verified) against one that takes them one by one.
+// System calls are left out: BenchmarkTunnelTCP measures them.
+func BenchmarkOffload(b *testing.B) {
+	const segs, mss = 45, 1416
+	s := flow()
+	s.src, s.payload = addrHoA, make([]byte, segs*mss)
+	super := s.build()
+	vh := virtioNetHdr{flags: virtioFlagNeedsCsum, gsoType: virtioGSOTCPv4, gsoSize: mss, csumStart: 20, csumOffset: 16}
+	frame := make([]byte, virtioNetHdrLen+len(super))
+	vh.encode(frame)
+	plain := cutAll(b, vh, bytes.Clone(super), 1500)
+	opt := Options{Batch: offloadBatch}
+	newMN := func() (*MN, *worker) {
+		m, err := NewMN(MNConfig{Options: opt}, newFakeDevice(false), MNConns{UDP: newFakeConn(false)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.SetTunnel(udpTunnel)
+		return m, m.newWorker(true)
+	}
+	b.Run("forward/segmented", func(b *testing.B) {
+		_, w := newMN()
+		var seg segmenter
+		benchPackets(b, mss, segs, func() {
+			copy(frame[virtioNetHdrLen:], super) // the read
+			if _, ok := readFrame(frame, w.views[0], &seg); !ok {
+				b.Fatal("not a super-packet")
+			}
+			n := 0
+			for seg.more() {
+				w.sizes[n] = seg.next(w.views[n])
+				n++
+			}
+			w.deviceBatch(n)
+		})
+	})
+	b.Run("forward/unsegmented", func(b *testing.B) {
+		_, w := newMN()
+		benchPackets(b, mss, segs, func() {
+			for i, p := range plain {
+				w.sizes[i] = copy(w.views[i], p) // the reads
+			}
+			w.deviceBatch(len(plain))
+		})
+	})
+	tds := make([][]byte, len(plain))
+	for i, p := range plain {
+		tds[i] = tunnelData(4, p)
+	}
+	newHA := func(dev Device) *worker {
+		h, err := NewHA(HAConfig{Addr: addrHA, Options: opt}, dev, HAConns{UDP: newFakeConn(false), IPIP: newFakeConn(false)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := h.Apply(ha.Event{Kind: ha.BindingAdded, Binding: binding(addrHoA, addrCoA, epNAT, true, ha.EncapIPIP)}); err != nil {
+			b.Fatal(err)
+		}
+		return h.newWorker(false)
+	}
+	b.Run("reverse/coalesced", func(b *testing.B) {
+		dev := &coalescingDevice{fakeDevice: newFakeDevice(false)}
+		w := newHA(dev)
+		w.superRing(groBatch)
+		benchPackets(b, mss, segs, func() { fromConnGRO(w, kindUDP, epNAT, tds...) })
+		if dev.supers == 0 {
+			b.Fatal("nothing gathered")
+		}
+	})
+	b.Run("reverse/uncoalesced", func(b *testing.B) {
+		w := newHA(newFakeDevice(false))
+		benchPackets(b, mss, segs, func() {
+			for i, td := range tds {
+				m := &w.msgs[i]
+				m.N = copy(m.Buf, td)
+				m.Addr, m.Local = epNAT, addrHA
+			}
+			w.connBatch(kindUDP, len(tds))
+		})
+	})
+	b.Run("checksum", func(b *testing.B) {
+		p := plain[0][ipv4HeaderLen:]
+		b.SetBytes(int64(len(p)))
+		for b.Loop() {
+			csumAdd(p, 0)
+		}
+	})
 }

@@ -53,27 +53,39 @@ func (h *virtioNetHdr) encode(b []byte) {
 
 // csumAdd adds the octets of b, as big-endian 16-bit words (a trailing
 // odd octet padded with zero), to the one's complement sum acc and
-// returns the unfolded sum (RFC 1071 §4.1). It adds 64-bit words with
-// end-around carry: one's complement sums do not depend on the word size
-// (RFC 1071 §2(B)), and 2^16-1 divides 2^64-1.
+// returns the unfolded sum (RFC 1071 §4.1). The bulk is summed as 64-bit
+// words in host byte order with end-around carry, then folded and swapped
+// into network order: one's complement sums depend neither on the word
+// size nor on the byte order but for that swap (RFC 1071 §2(B)), and
+// 2^16-1 divides 2^64-1. Host order saves a byte swap per word.
 func csumAdd(b []byte, acc uint64) uint64 {
-	var c uint64
-	for len(b) >= 32 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[8:]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[16:]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[24:]), c)
-		b = b[32:]
+	var s, c uint64
+	for len(b) >= 64 {
+		w := (*[64]byte)(b)
+		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[0:8]), c)
+		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[8:16]), c)
+		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[16:24]), c)
+		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[24:32]), c)
+		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[32:40]), c)
+		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[40:48]), c)
+		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[48:56]), c)
+		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[56:64]), c)
+		b = b[64:]
 	}
 	for len(b) >= 8 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), c)
+		s, c = bits.Add64(s, binary.NativeEndian.Uint64(b), c)
 		b = b[8:]
+	}
+	s, c = bits.Add64(s, 0, c)
+	f := csumFold(s + c) // cannot carry again
+	if littleEndian {
+		f = bits.ReverseBytes16(f)
 	}
 	// b starts at an even offset: the rest lands on 16-bit word
 	// boundaries.
-	var t uint64
+	t := uint64(f)
 	if len(b) >= 4 {
-		t = uint64(binary.BigEndian.Uint32(b))
+		t += uint64(binary.BigEndian.Uint32(b))
 		b = b[4:]
 	}
 	if len(b) >= 2 {
@@ -83,10 +95,12 @@ func csumAdd(b []byte, acc uint64) uint64 {
 	if len(b) == 1 {
 		t += uint64(b[0]) << 8
 	}
-	acc, c = bits.Add64(acc, t, c)
-	acc, c = bits.Add64(acc, 0, c)
-	return acc + c // cannot carry again
+	acc, c = bits.Add64(acc, t, 0)
+	return acc + c
 }
+
+// littleEndian is the host byte order, for csumAdd.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // csumFold folds a sum from csumAdd to 16 bits, not complemented.
 func csumFold(acc uint64) uint16 {
@@ -228,6 +242,15 @@ func (s *segmenter) init(h *virtioNetHdr, pkt []byte, maxLen int) bool {
 
 // more reports whether a segment is left to cut.
 func (s *segmenter) more() bool { return s.pkt != nil }
+
+// left is how many segments are left to cut.
+func (s *segmenter) left() int {
+	if s.pkt == nil {
+		return 0
+	}
+	rest := len(s.pkt) - s.hl - s.thl - s.off
+	return (rest + s.gso - 1) / s.gso
+}
 
 // next writes the next segment at the start of dst and returns its
 // length, or 0 (abandoning the super-packet) if dst is too small.

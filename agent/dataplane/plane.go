@@ -495,6 +495,11 @@ func (w *worker) connBatch(k kind, n int) {
 	for i := range n {
 		m := &w.msgs[i]
 		if m.Seg > 0 && m.N > m.Seg && !m.Truncated {
+			// Keep a run's datagrams in one device batch, where they
+			// can be gathered again.
+			if w.bw != nil && len(w.devq)+(m.N+m.Seg-1)/m.Seg > cap(w.devq) {
+				w.flushDevice()
+			}
 			w.segments(k, m)
 			continue
 		}

@@ -375,7 +375,10 @@ func (t *TUN) readFailed(err error) bool {
 }
 
 // readVnet reads with IFF_VNET_HDR: each read is a virtio_net_hdr and a
-// datagram or super-packet, which is cut into the buffers.
+// datagram or super-packet, which is cut into the buffers. A super-packet
+// that does not fit the buffers left waits for the next call rather than
+// straddle two batches: a batch then ends where a super-packet does, and
+// its segments leave in as few UDP_SEGMENT messages as they can.
 func (t *TUN) readVnet(fd uintptr) bool {
 	for t.drain(); t.rn < len(t.rbufs); t.drain() {
 		n, err := unix.Read(int(fd), t.frame)
@@ -386,6 +389,9 @@ func (t *TUN) readVnet(fd uintptr) bool {
 			return t.readFailed(err)
 		}
 		t.takeFrame(t.frame[:n])
+		if t.rn > 0 && t.seg.left() > len(t.rbufs)-t.rn {
+			return true
+		}
 	}
 	return true
 }
