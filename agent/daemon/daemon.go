@@ -64,6 +64,8 @@ func Run(ctx context.Context, c *config.Config, o Options) error {
 		err = runHA(ctx, c, o, srv)
 	case config.RoleMN:
 		err = runMN(ctx, c, o, srv)
+	case config.RoleFA:
+		err = runFA(ctx, c, o, srv)
 	default:
 		err = fmt.Errorf("role %q is not implemented by this mip4d", c.Role)
 	}

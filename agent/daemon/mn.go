@@ -175,6 +175,7 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 
 	var frames <-chan linkio.Frame
 	var solicit <-chan time.Time
+	var lastSolicit time.Time
 	if m.Mode == "fa" {
 		// The link outlives ctx a little: the deregistration's reply comes
 		// back on it during shutdown.
@@ -233,6 +234,12 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 			drain(changes)
 			if r.link == nil {
 				r.recheck()
+			} else if now := o.now(); now.Sub(lastSolicit) >= time.Second {
+				// A link event may be a new attachment: ask the agents
+				// there now rather than wait for their next advertisement
+				// (RFC 5944 §2.4.2: at most one a second).
+				lastSolicit = now
+				r.exec(r.x, mn.Output{Send: []mn.Packet{r.x.eng.Solicit()}})
 			}
 			r.checkVPN()
 		case ev := <-nmEvents:

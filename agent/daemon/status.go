@@ -20,6 +20,7 @@ type Status struct {
 	UptimeSec int64           `json:"uptime"`
 	HA        *HAStatus       `json:"ha,omitempty"`
 	MN        *MNStatus       `json:"mn,omitempty"`
+	FA        *FAStatus       `json:"fa,omitempty"`
 	DataPlane json.RawMessage `json:"dataplane,omitempty"`
 }
 
@@ -49,6 +50,17 @@ type MNStatus struct {
 	VPNAddress netip.Addr `json:"vpn_address,omitzero"`
 }
 
+// FAStatus is the foreign agent's part.
+type FAStatus struct {
+	CareOf      netip.Addr   `json:"care_of"`
+	Link        string       `json:"link"`
+	LinkAddress netip.Prefix `json:"link_address"`
+	BehindNAT   bool         `json:"behind_nat"`
+	Visitors    any          `json:"visitors"`
+	Pending     int          `json:"pending"`
+	Counters    any          `json:"counters"`
+}
+
 // BindingRow is one line of `mip4d bindings --json`.
 type BindingRow struct {
 	HomeAddr      netip.Addr     `json:"home_addr"`
@@ -67,6 +79,10 @@ type BindingRow struct {
 func PrintText(w io.Writer, cmd string, res json.RawMessage) error {
 	switch cmd {
 	case "bindings":
+		var vs []visitorRow
+		if err := json.Unmarshal(res, &vs); err == nil && len(vs) > 0 && vs[0].MAC != "" {
+			return printVisitors(w, vs)
+		}
 		var rows []BindingRow
 		if err := json.Unmarshal(res, &rows); err != nil {
 			return err
@@ -89,6 +105,41 @@ func PrintText(w io.Writer, cmd string, res json.RawMessage) error {
 		printTree(w, "", m)
 		return nil
 	}
+}
+
+// visitorRow is what `mip4d bindings` shows of a foreign agent's visitor
+// (fa.Visitor's JSON).
+type visitorRow struct {
+	MAC       string        `json:"mac"`
+	HomeAddr  netip.Addr    `json:"home_addr"`
+	HomeAgent netip.Addr    `json:"home_agent"`
+	NAI       string        `json:"nai"`
+	Colocated bool          `json:"colocated"`
+	Reverse   bool          `json:"reverse_tunnel"`
+	UDP       bool          `json:"udp"`
+	Lifetime  uint16        `json:"lifetime"`
+	Expires   time.Time     `json:"expires"`
+	Keepalive time.Duration `json:"keepalive"`
+}
+
+func printVisitors(w io.Writer, vs []visitorRow) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAC\tHOME ADDRESS\tHOME AGENT\tTUNNEL\tREMAINING\tNAI")
+	for _, v := range vs {
+		tunnel := "ipip"
+		switch {
+		case v.Colocated:
+			tunnel = "relay only (co-located)"
+		case v.UDP:
+			tunnel = "udp"
+		}
+		if v.Reverse && !v.Colocated {
+			tunnel += ", reverse"
+		}
+		left := max(time.Until(v.Expires).Round(time.Second), 0)
+		fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%v/%ds\t%s\n", v.MAC, v.HomeAddr, v.HomeAgent, tunnel, left, v.Lifetime, v.NAI)
+	}
+	return tw.Flush()
 }
 
 // printTree prints nested maps as indented "key: value" lines, keys sorted.

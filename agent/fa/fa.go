@@ -2,6 +2,7 @@ package fa
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -95,6 +96,19 @@ func (c *Config) defaults() {
 type MAC [6]byte
 
 func (m MAC) String() string { return net.HardwareAddr(m[:]).String() }
+
+// MarshalText writes the usual colon form (JSON, logs).
+func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText reads the colon form.
+func (m *MAC) UnmarshalText(b []byte) error {
+	h, err := net.ParseMAC(string(b))
+	if err != nil || len(h) != 6 {
+		return fmt.Errorf("fa: bad MAC %q", b)
+	}
+	copy(m[:], h)
+	return nil
+}
 
 // MACFrom converts a hardware address (invalid lengths give the zero MAC).
 func MACFrom(h net.HardwareAddr) MAC {

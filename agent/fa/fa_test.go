@@ -491,3 +491,18 @@ func FuzzHandleRequest(f *testing.F) {
 		w.fa.HandleRevocation(netip.AddrPortFrom(haAddr, 434), b, t0)
 	})
 }
+
+func TestMACText(t *testing.T) {
+	m := MAC{2, 0, 0x5e, 0, 0x53, 1}
+	b, err := m.MarshalText()
+	if err != nil || string(b) != "02:00:5e:00:53:01" {
+		t.Fatalf("%s %v", b, err)
+	}
+	var back MAC
+	if err := back.UnmarshalText(b); err != nil || back != m {
+		t.Fatalf("%v %v", back, err)
+	}
+	if back.UnmarshalText([]byte("02:00")) == nil {
+		t.Fatal("a short MAC accepted")
+	}
+}

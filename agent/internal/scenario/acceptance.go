@@ -125,7 +125,7 @@ func (r *Roaming) VPNHandoffs(v *VPN, p *Probe, n int, dwell time.Duration, wait
 	var out []VPNMove
 	for i := 1; i <= n; i++ {
 		to := 3 - r.At
-		m := VPNMove{MoveResult: MoveResult{N: i, From: r.At, To: to, CareOf: CoAs[to]}}
+		m := VPNMove{MoveResult: MoveResult{N: i, From: r.At, To: to, CareOf: r.CareOfAt(to)}}
 		at := p.Now()
 		start := time.Now()
 		if err := r.MoveTo(to); err != nil {
@@ -134,7 +134,7 @@ func (r *Roaming) VPNHandoffs(v *VPN, p *Probe, n int, dwell time.Duration, wait
 			break
 		}
 		if waitBinding {
-			b, err := r.WaitBinding(CoAs[to], false, 10*time.Second)
+			b, err := r.WaitBinding(r.CareOfAt(to), false, 10*time.Second)
 			if err != nil {
 				m.Err = err
 			}

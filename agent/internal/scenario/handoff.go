@@ -26,7 +26,7 @@ func (r *Roaming) Handoffs(p *Probe, n int, dwell time.Duration, progress func(M
 	var out []MoveResult
 	for i := 1; i <= n; i++ {
 		to := 3 - r.At
-		res := MoveResult{N: i, From: r.At, To: to, CareOf: CoAs[to]}
+		res := MoveResult{N: i, From: r.At, To: to, CareOf: r.CareOfAt(to)}
 		at := p.Now()
 		start := time.Now()
 		if err := r.MoveTo(to); err != nil {
@@ -34,7 +34,7 @@ func (r *Roaming) Handoffs(p *Probe, n int, dwell time.Duration, progress func(M
 			out = append(out, res)
 			break
 		}
-		b, err := r.WaitBinding(CoAs[to], false, 10*time.Second)
+		b, err := r.WaitBinding(r.CareOfAt(to), false, 10*time.Second)
 		res.Elapsed = time.Since(start)
 		if err != nil {
 			res.Err = fmt.Errorf("move %d: %w", i, err)

@@ -54,6 +54,9 @@ type Roaming struct {
 	MN  *lab.Proc
 	// IHAProc is the internal home agent (acceptance lab, S3).
 	IHAProc *lab.Proc
+	// FAs: the hotspots run foreign agents (S2, AddFAs); FAProcs are them.
+	FAs     bool
+	FAProcs []*lab.Proc
 	// At is the access network the mobile node is on (1 or 2; 0: none).
 	At int
 	// Keepalive is the NAT keepalive interval the HA gives, seconds.
@@ -175,6 +178,11 @@ func (r *Roaming) HAConfig(extra ...string) (string, error) {
 	}
 	section(f, "homeagent", "homeagent", append(opts, extra...)...)
 	section(f, "mobile_node", "", "nai", mnNAI, "home_address", HoA.String(), "spi", labSPI, "key", labKey)
+	if r.FAs {
+		for _, coa := range FACoAs[1:] {
+			section(f, "agent_peer", "", "address", coa.String(), "spi", faSPI, "key", faKey)
+		}
+	}
 	return r.writeConfig("ha", f)
 }
 
@@ -250,6 +258,9 @@ func (r *Roaming) waitSocket(name string, p *lab.Proc) error {
 // roam does: the old link goes down and loses its address; the new link
 // comes up, gets its address and default route (what DHCP would give).
 func (r *Roaming) MoveTo(hs int) error {
+	if r.FAs {
+		return r.moveFA(hs)
+	}
 	dev := fmt.Sprintf("hs%d", hs)
 	cmds := []string{}
 	if r.At != 0 {
@@ -400,7 +411,7 @@ func (r *Roaming) WaitRegistered(coa netip.Addr, timeout time.Duration) (MNState
 // Logs returns the tail of both daemons' logs, for failure reports.
 func (r *Roaming) Logs() string {
 	var b strings.Builder
-	for _, p := range []*lab.Proc{r.HA, r.IHAProc, r.MN} {
+	for _, p := range append([]*lab.Proc{r.HA, r.IHAProc, r.MN}, r.FAProcs...) {
 		if p != nil {
 			fmt.Fprintf(&b, "--- %s\n%s\n", p.Name, p.Output())
 		}

@@ -1,0 +1,576 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/auth"
+	"github.com/mip4d/mip4d/agent/config"
+	"github.com/mip4d/mip4d/agent/control"
+	"github.com/mip4d/mip4d/agent/dataplane"
+	"github.com/mip4d/mip4d/agent/fa"
+	"github.com/mip4d/mip4d/agent/linkio"
+	"github.com/mip4d/mip4d/agent/netconf"
+	"github.com/mip4d/mip4d/agent/wire"
+)
+
+// faTable is the policy routing table the visitors' reverse-tunnelled
+// traffic takes (a default route into the agent's TUN device); rule
+// faRulePrio per visitor sends what arrives on the visitors' link from its
+// home address there (RFC 3024 §4.2).
+const (
+	faTable    = 151
+	faRulePrio = 300
+)
+
+// faKeepaliveDefault is the RFC 3519 keepalive interval toward a home
+// agent that gave none (§4.9: 110 s).
+const faKeepaliveDefault = 110 * time.Second
+
+// faRunner is the foreign agent role.
+type faRunner struct {
+	o        Options
+	log      *slog.Logger
+	c        *config.FA
+	eng      *fa.Engine
+	plane    *dataplane.FA
+	nc       *netconf.Net
+	sock     *linkio.Socket
+	frames   chan linkio.Frame
+	started  time.Time
+	coa      netip.Addr
+	linkAddr netip.Prefix
+	rl       *rateLog
+	// installed is what the kernel holds per visitor: its home address's
+	// route and neighbour entry on the link and, with reverse tunnelling,
+	// its policy rule (shared by parallel registrations of one address).
+	installed map[netip.Addr]*delivery
+	advAt     time.Time
+	kaAt      map[netip.Addr]time.Time // next keepalive per home agent
+}
+
+type delivery struct {
+	mac     net.HardwareAddr
+	reverse bool
+	keys    map[fa.Key]bool
+}
+
+// behindNAT reports whether a care-of address is private (RFC 1918, or
+// RFC 6598 shared address space): a NAT sits between it and the home
+// agents.
+func behindNAT(a netip.Addr) bool {
+	for _, p := range []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("100.64.0.0/10"),
+	} {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// newFAEngine builds the engine once the addresses are known.
+func newFAEngine(c *config.FA, coa netip.Addr, link netip.Prefix) (*fa.Engine, error) {
+	cfg := c.Engine
+	cfg.CareOf, cfg.Addr, cfg.LinkPrefix = coa, link.Addr(), link.Bits()
+	cfg.Local = []netip.Addr{coa, link.Addr()}
+	switch c.BehindNAT {
+	case "1":
+		cfg.BehindNAT = true
+	case "auto":
+		cfg.BehindNAT = behindNAT(coa)
+	}
+	sas := auth.NewStore()
+	for _, p := range c.Peers {
+		sas.Add(auth.FAHA, auth.PeerAddr(p.Addr), p.SA)
+	}
+	for _, m := range c.MobileNodes {
+		if m.HomeAddr.IsValid() {
+			sas.Add(auth.MNFA, auth.PeerAddr(m.HomeAddr), m.SA)
+		}
+		if m.NAI != "" {
+			sas.Add(auth.MNFA, auth.PeerNAI(m.NAI), m.SA)
+		}
+	}
+	return fa.New(cfg, sas, nil)
+}
+
+// faAddresses finds the care-of address (configured, or the uplink's) and
+// the address of the visitors' link.
+func faAddresses(nc *netconf.Net, c *config.FA) (coa netip.Addr, link netip.Prefix, err error) {
+	as, err := nc.Addrs(c.Interface)
+	if err != nil {
+		return coa, link, fmt.Errorf("visitors' interface %s: %w", c.Interface, err)
+	}
+	if len(as) == 0 {
+		return coa, link, fmt.Errorf("visitors' interface %s has no IPv4 address", c.Interface)
+	}
+	link = as[0]
+	if coa = c.Engine.CareOf; coa.IsValid() {
+		return coa, link, nil
+	}
+	up := c.Uplink
+	if up == "" {
+		rt, ok, err := nc.DefaultRoute()
+		if err != nil || !ok {
+			return coa, link, errors.New("no default route, so no uplink to take the care-of address from (set uplink or care_of)")
+		}
+		up = rt.Dev
+	}
+	as, err = nc.Addrs(up)
+	if err != nil || len(as) == 0 {
+		return coa, link, fmt.Errorf("uplink %s has no IPv4 address for the care-of address", up)
+	}
+	return as[0].Addr(), link, nil
+}
+
+func runFA(ctx context.Context, c *config.Config, o Options, srv *control.Server) error {
+	a := c.FA
+	r := &faRunner{o: o, log: o.Log.With("role", "fa"), c: a, started: o.now(),
+		installed: map[netip.Addr]*delivery{}, kaAt: map[netip.Addr]time.Time{}}
+	r.rl = newRateLog(r.log, 20, 10*time.Second, o.now)
+	var err error
+	if r.nc, err = netconf.New(); err != nil {
+		return err
+	}
+	defer r.nc.Close()
+	changes := make(chan netconf.Change, 64)
+	if err := r.nc.Watch(ctx, changes); err != nil {
+		return err
+	}
+	// The addresses may come a little after us at boot (DHCP on the
+	// uplink): wait for them, saying once what is missing.
+	for {
+		if r.coa, r.linkAddr, err = faAddresses(r.nc, a); err == nil {
+			break
+		}
+		r.rl.Log(slog.LevelWarn, "addresses", "waiting for addresses", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changes:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if r.eng, err = newFAEngine(a, r.coa, r.linkAddr); err != nil {
+		return err
+	}
+	for _, k := range []string{"net.ipv4.ip_forward", "net.ipv4.conf." + a.Interface + ".rp_filter"} {
+		v := "1"
+		if k != "net.ipv4.ip_forward" {
+			v = "0" // visitors' home addresses are not of this link
+		}
+		if err := netconf.Sysctl(k, v); err != nil {
+			r.log.Warn("cannot set "+k, "err", err)
+		}
+	}
+
+	// The data plane: TUN device, the UDP port 434 on the care-of address
+	// (shared with signalling to home agents), raw IP-in-IP.
+	dpc := dataplane.FAConfig{CareOf: r.coa, Options: dataplane.Options{PathMTU: a.MTU}}
+	tun, err := dataplane.OpenTUN(a.TUN, dpc.DeviceMTU(false))
+	if err != nil {
+		return fmt.Errorf("TUN device %s: %w", a.TUN, err)
+	}
+	var conns dataplane.HAConns
+	closeAll := func() {
+		tun.Close()
+		for _, c := range []dataplane.Conn{conns.UDP, conns.IPIP} {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}
+	// Bound to the care-of address, so requests from visitors to the
+	// link address (taken from the link socket) do not arrive here too.
+	if conns.UDP, err = dataplane.ListenUDP(netip.AddrPortFrom(r.coa, wire.Port)); err != nil {
+		closeAll()
+		return fmt.Errorf("UDP %v:%d: %w", r.coa, wire.Port, err)
+	}
+	if conns.IPIP, err = dataplane.ListenRaw(wire.ProtoIPIP, r.coa); err != nil {
+		closeAll()
+		return fmt.Errorf("IP-in-IP socket: %w", err)
+	}
+	if r.plane, err = dataplane.NewFA(dpc, tun, conns); err != nil {
+		closeAll()
+		return err
+	}
+	defer r.plane.Close()
+	if err := netconf.Sysctl("net.ipv4.conf."+a.TUN+".rp_filter", "0"); err != nil {
+		r.log.Warn("cannot turn off rp_filter on the TUN device", "err", err)
+	}
+	if err := r.nc.ReplaceRoute(netconf.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: a.TUN, Table: faTable}); err != nil {
+		return fmt.Errorf("reverse tunnel table: %w", err)
+	}
+	defer r.nc.DelRoute(netconf.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: a.TUN, Table: faTable})
+
+	if r.sock, err = linkio.Open(a.Interface); err != nil {
+		return fmt.Errorf("visitors' link %s: %w", a.Interface, err)
+	}
+	r.frames = make(chan linkio.Frame, 256)
+	go r.readLink(ctx)
+	defer r.unrouteAll()
+
+	l := newLoop()
+	srv.Handle("status", func(ctx context.Context) (any, error) {
+		var s Status
+		err := l.do(ctx, func() { s = r.status() })
+		return s, err
+	})
+	srv.Handle("bindings", func(ctx context.Context) (any, error) {
+		var vs []fa.Visitor
+		err := l.do(ctx, func() { vs = r.eng.Visitors() })
+		return vs, err
+	})
+
+	planeErr := make(chan error, 1)
+	go func() { planeErr <- r.plane.Run(ctx) }()
+	cfg := r.eng.Config()
+	r.log.Info("foreign agent running", "care_of", r.coa, "link", a.Interface, "link_address", r.linkAddr,
+		"behind_nat", cfg.BehindNAT, "reverse_tunnel", cfg.ReverseTunnel, "advertise_every", a.AdvInterval, "tun", a.TUN)
+	r.advertise(netip.AddrPort{}, nil) // at once (§2.3.2: on coming up)
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := o.now()
+		timerAt(timer, r.nextTimer(), now)
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-planeErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("data plane stopped: %w", err)
+		case f := <-l.calls:
+			f()
+		case f, ok := <-r.frames:
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("the visitors' link socket closed")
+			}
+			r.frame(f)
+		case m := <-r.plane.Control():
+			r.control(m)
+		case <-changes:
+			drain(changes)
+			if err := r.recheck(); err != nil {
+				return err
+			}
+		case <-timer.C:
+			r.tick(o.now())
+		}
+	}
+}
+
+// readLink feeds the frames of the visitors' link to the engine goroutine.
+func (r *faRunner) readLink(ctx context.Context) {
+	go func() {
+		<-ctx.Done()
+		r.sock.Close()
+	}()
+	buf := make([]byte, 4096)
+	for {
+		f, err := r.sock.Read(buf)
+		if err != nil {
+			close(r.frames)
+			return
+		}
+		f.SrcMAC = append(net.HardwareAddr(nil), f.SrcMAC...)
+		f.DstMAC = nil
+		f.Payload = append([]byte(nil), f.Payload...)
+		select {
+		case r.frames <- f:
+		default:
+			r.rl.Log(slog.LevelWarn, "link-queue", "visitors' link: engine behind, frame dropped")
+		}
+	}
+}
+
+// recheck notices a change of the care-of address (the uplink got a new
+// one): the agent must restart with it — its sockets are bound to it and
+// home agents' bindings name it; visitors register again when the new
+// advertisements reach them. A visitors' link that came back up gets an
+// advertisement at once.
+func (r *faRunner) recheck() error {
+	coa, link, err := faAddresses(r.nc, r.c)
+	if err != nil {
+		r.rl.Log(slog.LevelWarn, "addresses", "addresses gone", "err", err)
+		return nil
+	}
+	if coa != r.coa || link != r.linkAddr {
+		return fmt.Errorf("care-of address %v or link address %v changed to %v, %v: restarting", r.coa, r.linkAddr, coa, link)
+	}
+	return nil
+}
+
+func (r *faRunner) nextTimer() time.Time {
+	t := r.eng.NextTimer()
+	for _, at := range []time.Time{r.advAt} {
+		if !at.IsZero() && (t.IsZero() || at.Before(t)) {
+			t = at
+		}
+	}
+	for _, at := range r.kaAt {
+		if t.IsZero() || at.Before(t) {
+			t = at
+		}
+	}
+	return t
+}
+
+func (r *faRunner) tick(now time.Time) {
+	r.apply(r.eng.Expire(now))
+	if !now.Before(r.advAt) {
+		r.advertise(netip.AddrPort{}, nil)
+	}
+	for ha, at := range r.kaAt {
+		if now.Before(at) {
+			continue
+		}
+		if err := r.plane.SendKeepalive(ha); err != nil {
+			r.log.Debug("keepalive not sent", "home_agent", ha, "err", err)
+		}
+		r.kaAt[ha] = now.Add(r.keepaliveEvery(ha))
+	}
+}
+
+// keepaliveEvery is the shortest keepalive interval the home agent gave
+// for this agent's UDP-tunnelled visitors.
+func (r *faRunner) keepaliveEvery(ha netip.Addr) time.Duration {
+	d := time.Duration(0)
+	for _, v := range r.eng.Visitors() {
+		if v.HomeAgent == ha && v.UDP && v.Keepalive > 0 && (d == 0 || v.Keepalive < d) {
+			d = v.Keepalive
+		}
+	}
+	if d == 0 {
+		d = faKeepaliveDefault
+	}
+	return d
+}
+
+// advertise sends an Agent Advertisement: broadcast on schedule, or to
+// the node that solicited (to its MAC and address; broadcast when it has
+// no address yet).
+func (r *faRunner) advertise(to netip.AddrPort, mac net.HardwareAddr) {
+	msg := r.eng.Advertisement(to)
+	dst := netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	if to.IsValid() && !to.Addr().IsUnspecified() {
+		dst = to.Addr()
+	}
+	if mac == nil {
+		mac = linkio.Broadcast
+		r.advAt = r.o.now().Add(r.c.AdvInterval)
+	}
+	// RFC 5944 §2.3.2 (via RFC 1256): TTL 1.
+	if err := r.sock.Write(linkio.AppendICMP(nil, mac, r.sock.MAC, r.linkAddr.Addr(), dst, 1, msg)); err != nil {
+		r.rl.Log(slog.LevelWarn, "adv", "cannot send an advertisement", "err", err)
+	}
+}
+
+// frame handles one frame from the visitors' link: a Solicitation or a
+// Registration Request.
+func (r *faRunner) frame(f linkio.Frame) {
+	switch {
+	case f.Proto == 1 && fa.IsSolicitation(f.Payload):
+		// Answer the soliciting node directly (§2.3.2 allows unicast).
+		r.advertise(netip.AddrPortFrom(f.Src, 0), f.SrcMAC)
+	case f.Proto == 17 && f.DstPort == wire.Port && len(f.Payload) > 0 && wire.MsgType(f.Payload[0]) == wire.MsgRegistrationRequest:
+		req := fa.Request{Src: netip.AddrPortFrom(f.Src, f.SrcPort), Dst: f.Dst, TTL: f.TTL, MAC: fa.MACFrom(f.SrcMAC), Data: f.Payload}
+		res := r.eng.HandleRequest(req, r.o.now())
+		v := wire.RequestView(f.Payload)
+		switch {
+		case res.Code != 0:
+			r.rl.Log(slog.LevelInfo, "denied", "registration denied", "mac", req.MAC, "home", v.HomeAddr(), "home_agent", v.HomeAgent(),
+				"code", int(res.Code), "reason", res.Code.String())
+		case len(res.Send) > 0:
+			r.log.Debug("registration relayed", "mac", req.MAC, "home", v.HomeAddr(), "home_agent", v.HomeAgent(), "lifetime", v.Lifetime())
+		default:
+			r.rl.Log(slog.LevelDebug, "drop", "request dropped", "mac", req.MAC, "reason", res.Drop)
+		}
+		r.apply(res)
+	}
+}
+
+// control handles a message from a home agent on the care-of address's
+// port 434: a Registration Reply or a Registration Revocation.
+func (r *faRunner) control(m dataplane.ControlMessage) {
+	if len(m.Data) == 0 {
+		return
+	}
+	now := r.o.now()
+	var res fa.Result
+	switch wire.MsgType(m.Data[0]) {
+	case wire.MsgRegistrationReply:
+		res = r.eng.HandleReply(m.Src, m.Data, now)
+		if res.Drop == 0 {
+			v := wire.ReplyView(m.Data)
+			r.log.Debug("reply relayed", "from", m.Src, "home", v.HomeAddr(), "code", int(v.Code()))
+		}
+	case wire.MsgRevocation:
+		res = r.eng.HandleRevocation(m.Src, m.Data, now)
+	default:
+		r.rl.Log(slog.LevelDebug, "drop", "unexpected message from the uplink", "from", m.Src, "type", m.Data[0])
+		return
+	}
+	if res.Drop != 0 {
+		r.rl.Log(slog.LevelDebug, "drop", "message from a home agent dropped", "from", m.Src, "reason", res.Drop)
+	}
+	r.apply(res)
+}
+
+// apply sends what the engine decided and applies its visitor changes to
+// the data plane and the kernel.
+func (r *faRunner) apply(res fa.Result) {
+	for _, p := range res.Send {
+		r.send(p)
+	}
+	if len(res.Events) == 0 {
+		return
+	}
+	if err := r.plane.Apply(res.Events...); err != nil {
+		r.log.Error("data plane refused a visitor", "err", err)
+	}
+	for _, ev := range res.Events {
+		v := ev.Visitor
+		switch ev.Kind {
+		case fa.VisitorRemoved:
+			r.log.Info("visitor removed", "mac", v.MAC, "home", v.HomeAddr, "home_agent", v.HomeAgent, "reason", ev.Reason)
+			r.undeliver(v)
+		default:
+			if ev.Kind == fa.VisitorAdded {
+				r.log.Info("visitor added", "mac", v.MAC, "home", v.HomeAddr, "home_agent", v.HomeAgent, "nai", v.NAI,
+					"udp", v.UDP, "reverse_tunnel", v.ReverseTunnel, "colocated", v.Colocated, "lifetime", v.Lifetime)
+			}
+			if !v.Colocated {
+				if err := r.deliver(v); err != nil {
+					r.log.Error("cannot set up delivery to a visitor", "home", v.HomeAddr, "err", err)
+				}
+			}
+			if v.UDP {
+				if _, ok := r.kaAt[v.HomeAgent]; !ok {
+					r.kaAt[v.HomeAgent] = r.o.now().Add(r.keepaliveEvery(v.HomeAgent))
+				}
+			}
+		}
+	}
+	r.pruneKeepalives()
+}
+
+// send puts one engine packet on its way: to a mobile node on the link,
+// at the link layer to its MAC (RFC 5944 §4.6: no ARP for visitors); to a
+// home agent from the care-of address.
+func (r *faRunner) send(p fa.Packet) {
+	if p.MAC != (fa.MAC{}) {
+		src := p.Src
+		if !src.Addr().IsValid() {
+			src = netip.AddrPortFrom(r.linkAddr.Addr(), wire.Port)
+		}
+		frame := linkio.AppendUDP(nil, net.HardwareAddr(p.MAC[:]), r.sock.MAC, src, p.Dst, 255, p.Data)
+		if err := r.sock.Write(frame); err != nil {
+			r.rl.Log(slog.LevelWarn, "link-send", "cannot send to a visitor", "mac", p.MAC, "err", err)
+		}
+		return
+	}
+	if err := r.plane.SendControl(dataplane.ControlMessage{Src: p.Src, Dst: p.Dst, Data: p.Data}); err != nil {
+		r.rl.Log(slog.LevelWarn, "send", "cannot send to a home agent", "to", p.Dst, "err", err)
+	}
+}
+
+// deliver installs what takes traffic to and from a visitor: its home
+// address routed onto the link with a permanent neighbour entry (its MAC
+// from the registration, RFC 5944 §4.6), and, with reverse tunnelling,
+// the rule that sends what it sends into the TUN device.
+func (r *faRunner) deliver(v fa.Visitor) error {
+	d := r.installed[v.HomeAddr]
+	mac := net.HardwareAddr(v.MAC[:])
+	if d == nil {
+		d = &delivery{keys: map[fa.Key]bool{}}
+		r.installed[v.HomeAddr] = d
+	}
+	d.keys[fa.Key{MAC: v.MAC, HomeAddr: v.HomeAddr, HomeAgent: v.HomeAgent}] = true
+	if d.mac.String() != mac.String() {
+		if err := r.nc.SetNeighbor(r.c.Interface, v.HomeAddr, mac); err != nil {
+			return err
+		}
+		if err := r.nc.ReplaceRoute(netconf.Route{Dst: netip.PrefixFrom(v.HomeAddr, 32), Dev: r.c.Interface}); err != nil {
+			return err
+		}
+		d.mac = mac
+	}
+	if v.ReverseTunnel && !d.reverse {
+		if err := r.nc.AddRule(visitorRule(r.c.Interface, v.HomeAddr)); err != nil {
+			return err
+		}
+		d.reverse = true
+	}
+	return nil
+}
+
+func visitorRule(link string, hoa netip.Addr) netconf.Rule {
+	return netconf.Rule{Src: netip.PrefixFrom(hoa, 32), IIf: link, Table: faTable, Priority: faRulePrio}
+}
+
+// undeliver removes a visitor's delivery once no registration of its home
+// address is left.
+func (r *faRunner) undeliver(v fa.Visitor) {
+	d := r.installed[v.HomeAddr]
+	if d == nil {
+		return
+	}
+	delete(d.keys, fa.Key{MAC: v.MAC, HomeAddr: v.HomeAddr, HomeAgent: v.HomeAgent})
+	if len(d.keys) > 0 {
+		return
+	}
+	r.remove(v.HomeAddr, d)
+}
+
+func (r *faRunner) remove(hoa netip.Addr, d *delivery) {
+	if d.reverse {
+		_ = r.nc.DelRule(visitorRule(r.c.Interface, hoa))
+	}
+	_ = r.nc.DelRoute(netconf.Route{Dst: netip.PrefixFrom(hoa, 32), Dev: r.c.Interface})
+	_ = r.nc.DelNeighbor(r.c.Interface, hoa)
+	delete(r.installed, hoa)
+}
+
+// pruneKeepalives forgets home agents with no UDP-tunnelled visitor left.
+func (r *faRunner) pruneKeepalives() {
+	live := map[netip.Addr]bool{}
+	for _, v := range r.eng.Visitors() {
+		if v.UDP {
+			live[v.HomeAgent] = true
+		}
+	}
+	for ha := range r.kaAt {
+		if !live[ha] {
+			delete(r.kaAt, ha)
+		}
+	}
+}
+
+// unrouteAll removes every visitor's delivery (shutdown).
+func (r *faRunner) unrouteAll() {
+	for hoa, d := range r.installed {
+		r.remove(hoa, d)
+	}
+}
+
+func (r *faRunner) status() Status {
+	now := r.o.now()
+	cfg := r.eng.Config()
+	return Status{Role: "fa", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
+		FA: &FAStatus{CareOf: r.coa, Link: r.c.Interface, LinkAddress: r.linkAddr, BehindNAT: cfg.BehindNAT,
+			Visitors: r.eng.Visitors(), Pending: r.eng.NumPending(), Counters: r.eng.Counters.Snapshot()},
+		DataPlane: mustJSON(r.plane.Stats())}
+}
