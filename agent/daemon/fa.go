@@ -384,6 +384,7 @@ func (r *faRunner) frame(f linkio.Frame) {
 	switch {
 	case f.Proto == 1 && fa.IsSolicitation(f.Payload):
 		// Answer the soliciting node directly (§2.3.2 allows unicast).
+		r.log.Debug("solicited", "from", f.Src, "mac", net.HardwareAddr(f.SrcMAC))
 		r.advertise(netip.AddrPortFrom(f.Src, 0), f.SrcMAC)
 	case f.Proto == 17 && f.DstPort == wire.Port && len(f.Payload) > 0 && wire.MsgType(f.Payload[0]) == wire.MsgRegistrationRequest:
 		req := fa.Request{Src: netip.AddrPortFrom(f.Src, f.SrcPort), Dst: f.Dst, TTL: f.TTL, MAC: fa.MACFrom(f.SrcMAC), Data: f.Payload}

@@ -227,18 +227,29 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 			return fmt.Errorf("internal data plane stopped: %w", err)
 		case f := <-l.calls:
 			f()
-		case <-changes:
+		case c := <-changes:
 			// Something changed on an interface: re-read the care-of
 			// address (merging bursts of notifications). In fa mode the
 			// agents' advertisements say where we are.
-			drain(changes)
+			linkUp := c.Link && c.Up
+			for more := true; more; {
+				select {
+				case c := <-changes:
+					linkUp = linkUp || c.Link && c.Up
+				default:
+					more = false
+				}
+			}
 			if r.link == nil {
 				r.recheck()
-			} else if now := o.now(); now.Sub(lastSolicit) >= time.Second {
-				// A link event may be a new attachment: ask the agents
-				// there now rather than wait for their next advertisement
-				// (RFC 5944 §2.4.2: at most one a second).
+			} else if now := o.now(); linkUp && now.Sub(lastSolicit) >= linkSolicitGap {
+				// A link coming up is a "positive indication" of a move
+				// (RFC 5944 §2.4.2): ask the agents there now rather than
+				// wait for their next advertisement. Each such event
+				// allows one solicitation, flapping links at most one per
+				// linkSolicitGap.
 				lastSolicit = now
+				r.log.Debug("link event: soliciting agents")
 				r.exec(r.x, mn.Output{Send: []mn.Packet{r.x.eng.Solicit()}})
 			}
 			r.checkVPN()

@@ -117,6 +117,9 @@ func (r *mnRunner) unrouteFA() {
 	}
 }
 
+// linkSolicitGap bounds the solicitations a flapping link triggers.
+const linkSolicitGap = 250 * time.Millisecond
+
 // solicitEvery is how often a node in fa mode without an agent solicits
 // (RFC 5944 §2.4: at most once a second, backing off).
 const solicitEvery = 3 * time.Second

@@ -34,6 +34,14 @@ func (r *Roaming) AddFAs() error {
 	l := r.L
 	steps := []func() error{
 		func() error { return l.IP("mn", "link", "add", MNUplink, "type", "bridge") },
+		// A port that stays up keeps the bridge's carrier: otherwise each
+		// move takes it down and up, and the kernel's link watch delays a
+		// bridge's carrier-up by up to a second (it is not an "urgent"
+		// event), during which nothing leaves — an artefact of the
+		// bridge, not of roaming.
+		func() error { return l.IP("mn", "link", "add", "radio0", "type", "veth", "peer", "name", "radio0p") },
+		func() error { return l.IP("mn", "link", "set", "radio0p", "up") },
+		func() error { return l.IP("mn", "link", "set", "radio0", "master", MNUplink, "up") },
 		func() error { return l.IP("mn", "link", "set", MNUplink, "up") },
 	}
 	for hs := 1; hs <= 2; hs++ {
