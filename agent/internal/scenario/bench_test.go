@@ -207,7 +207,7 @@ func startS1(b *testing.B, r *Roaming) *VPN {
 // address) and the baselines without mip4d (MOBIKE; re-establishment),
 // each in its own lab in the same run.
 func BenchmarkAcceptanceHandoff(b *testing.B) {
-	for _, sc := range []string{"s1", "s3", "baseline-mobike", "baseline-reestablish"} {
+	for _, sc := range []string{"s1", "s2", "s3", "baseline-mobike", "baseline-reestablish"} {
 		b.Run(sc, func(b *testing.B) {
 			r := benchAcceptance(b)
 			if sc == "s3" {
@@ -216,7 +216,14 @@ func BenchmarkAcceptanceHandoff(b *testing.B) {
 			}
 			var v *VPN
 			var err error
-			if sc == "s1" {
+			if sc == "s2" {
+				if err := r.AddFAs(); err != nil {
+					b.Fatal(err)
+				}
+				if v, err = r.StartS2(); err != nil {
+					b.Fatal(err)
+				}
+			} else if sc == "s1" {
 				v = startS1(b, r)
 			} else if v, err = r.StartVPN(netip.Addr{}, sc == "baseline-mobike"); err != nil {
 				b.Fatal(err)
@@ -229,7 +236,7 @@ func BenchmarkAcceptanceHandoff(b *testing.B) {
 			time.Sleep(300 * time.Millisecond)
 			b.ResetTimer()
 			var moves []VPNMove
-			if sc == "s1" {
+			if sc == "s1" || sc == "s2" {
 				moves = r.VPNHandoffs(v, p, 20, 400*time.Millisecond, true, nil)
 			} else {
 				moves = r.Baseline(v, p, 20, 400*time.Millisecond, sc == "baseline-mobike", nil)

@@ -7,6 +7,8 @@
 //   - s1: RFC 5265 x-MIP with a co-located care-of address — the laptop's
 //     unmodified strongSwan VPN client runs over the x-home address mip4d
 //     keeps stable, to an unmodified strongSwan gateway;
+//   - s2: the same through mip4d foreign agents on the hotspots, themselves
+//     behind the hotspots' NATs (RFC 3519 from the agent);
 //   - s3: RFC 5265 in full (RFC 4093 §2.1) — an x-HA outside and an i-HA
 //     inside; the laptop goes outside, outside, inside (the enterprise's
 //     own hotspot, hs3), outside: the VPN only when outside, i-MIP through
@@ -35,7 +37,7 @@ import (
 	"github.com/mip4d/mip4d/agent/internal/vpn"
 )
 
-var all = []string{"roaming", "s1", "s3", "baseline-mobike", "baseline-reestablish"}
+var all = []string{"roaming", "s1", "s2", "s3", "baseline-mobike", "baseline-reestablish"}
 
 func main() {
 	bin := flag.String("bin", "bin/mip4d", "the mip4d binary")
@@ -149,9 +151,15 @@ func (d *demo) run(name string) (rows []row, err error) {
 	fmt.Printf("== %s\n", title(name))
 	status("building the lab ...")
 	var r *scenario.Roaming
-	if name == "roaming" {
+	switch {
+	case name == "roaming":
 		r, err = scenario.Build(l, d.bin)
-	} else {
+	case name == "s2":
+		if verr := vpn.Available(); verr != nil {
+			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
+		}
+		r, err = scenario.BuildS2(l, d.bin)
+	default:
 		if verr := vpn.Available(); verr != nil {
 			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
 		}
@@ -173,8 +181,16 @@ func (d *demo) run(name string) (rows []row, err error) {
 	}
 	target, port := scenario.CN, uint16(7007)
 	var v *scenario.VPN
-	mip := name == "roaming" || name == "s1"
-	if mip {
+	mip := name == "roaming" || name == "s1" || name == "s2"
+	if name == "s2" {
+		status("starting the foreign agents on hs1 and hs2, the home agent, the mobile node (fa mode) and the VPN ...")
+		if v, err = r.StartS2(); err != nil {
+			return nil, err
+		}
+		b, _ := r.WaitBinding(scenario.FACoAs[1], false, 5*time.Second)
+		status(fmt.Sprintf("registered through fa1: care-of %v (the agent's), the HA sees the agent's NAT mapping %v; VPN up from %v: IKE SA #%d (%s_i %s_r)\n",
+			scenario.FACoAs[1], b.Endpoint, v.SA.LocalHost, v.SA.UniqueID, v.SA.InitiatorSPI, v.SA.ResponderSPI))
+	} else if mip {
 		status("starting the home agent and the mobile node on hs1 ...")
 		if err = r.StartHA(); err != nil {
 			return nil, err
@@ -192,6 +208,8 @@ func (d *demo) run(name string) (rows []row, err error) {
 	}
 	if name != "roaming" {
 		target = scenario.Corp
+	}
+	if name != "roaming" && name != "s2" {
 		status("bringing the VPN up ...")
 		local := netip.Addr{}
 		if mip {
@@ -365,6 +383,8 @@ func title(name string) string {
 		return "roaming: mip4d alone (home agent and mobile node, RFC 3519 through the NATs)"
 	case "s1":
 		return "S1: x-MIP with a co-located care-of address, the VPN over the x-home address (RFC 5265)"
+	case "s2":
+		return "S2: through mip4d foreign agents on the hotspots, behind their NATs; the VPN over the home address (RFC 4093 §4.2)"
 	case "s3":
 		return "S3: x-HA outside, i-HA inside; the laptop goes outside, outside, inside, outside (RFC 5265, RFC 4093 §2.1)"
 	case "baseline-mobike":
