@@ -77,13 +77,6 @@ type mmsgState struct {
 // UDP_SEGMENT.
 var oobSpace = unix.CmsgSpace(unix.SizeofInet4Pktinfo) + unix.CmsgSpace(4)
 
-// The limits of one UDP_SEGMENT message: UDP_MAX_SEGMENTS (64 before
-// Linux 6.10), and one IPv4 datagram's worth of payload.
-const (
-	maxGSOSegments = 64
-	maxGSOPayload  = maxSuperPacket - ipv4HeaderLen - udpHeaderLen
-)
-
 func (s *mmsgState) grow(n int) {
 	if len(s.hdrs) >= n {
 		return
@@ -180,7 +173,7 @@ func ListenRaw(proto int, laddr netip.Addr) (*SocketConn, error) {
 
 // socketBuffer is the send and receive buffer asked for (best effort; as
 // root SO_*BUFFORCE passes net.core.[rw]mem_max).
-const socketBuffer = 1 << 20
+const socketBuffer = 4 << 20
 
 func newSocketConn(pc net.PacketConn, udp bool, setup func(fd int) error) (*SocketConn, error) {
 	sc, ok := pc.(syscall.Conn)

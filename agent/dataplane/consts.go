@@ -81,6 +81,11 @@ const (
 
 	// maxSuperPacket is the largest super-packet: an IPv4 Total Length.
 	maxSuperPacket = 65535
+
+	// The limits of one UDP_SEGMENT message (udp(7)): UDP_MAX_SEGMENTS
+	// (64 before Linux 6.10), and one IPv4 datagram's worth of payload.
+	maxGSOSegments = 64
+	maxGSOPayload  = maxSuperPacket - ipv4HeaderLen - udpHeaderLen
 )
 
 // Implementation constants.

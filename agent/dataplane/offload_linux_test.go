@@ -181,6 +181,10 @@ func BenchmarkTunnelTCP(b *testing.B) {
 				b.ReportMetric(float64(ho.SegmentsOut)/float64(ho.SuperPacketsOut), "segs/write")
 			}
 			b.Logf("HA %+v %+v; MN %+v %+v", x.hdev.Offloads(), ho, x.mdev.Offloads(), mo)
+			for _, ns := range []string{"ha", "mn"} {
+				out, _ := x.l.Exec(ns, "sh", "-c", "ip -s link show; grep -A1 '^Udp:' /proc/net/snmp; nstat -az TcpRetransSegs TcpExtTCPLostRetransmit 2>/dev/null")
+				b.Logf("%s:\n%s", ns, out)
+			}
 			b.Logf("HA fwd %+v rev %+v; MN fwd %+v rev %+v", x.h.Stats().Forward, x.h.Stats().Reverse, x.m.Stats().Forward, x.m.Stats().Reverse)
 		})
 	}

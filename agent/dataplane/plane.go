@@ -167,7 +167,7 @@ type worker struct {
 // socket.
 func (p *plane) newWorker(device bool) *worker {
 	b := p.opt.Batch
-	if o, ok := p.dev.(offloader); ok && o.offloading() {
+	if o, ok := p.dev.(offloader); ok && o.offloading() && device {
 		b = max(b, offloadBatch)
 	}
 	w := &worker{p: p, sizes: make([]int, b), views: make([][]byte, b), msgs: make([]Msg, b)}
@@ -177,7 +177,7 @@ func (p *plane) newWorker(device bool) *worker {
 		w.msgs[i].Buf = w.slots[i][headroom:]
 	}
 	if device {
-		w.spare = makeRing(b, p.bufSize)
+		w.spare = makeRing(p.opt.Batch, p.bufSize)
 		w.icmp = make([]byte, icmpMaxErrorLen)
 		w.count = &p.ctr.Forward
 	}
@@ -185,7 +185,8 @@ func (p *plane) newWorker(device bool) *worker {
 		w.out[k] = make([]Msg, 0, b)
 	}
 	if bw, ok := p.dev.(BatchWriter); ok && !device {
-		w.bw, w.devq = bw, make([][]byte, 0, b)
+		// Room for a whole UDP GRO run, to be gathered again.
+		w.bw, w.devq = bw, make([][]byte, 0, max(b, maxGSOSegments))
 	}
 	return w
 }

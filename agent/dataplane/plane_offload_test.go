@@ -182,7 +182,7 @@ func TestDeviceBatchErrors(t *testing.T) {
 	// A GRO message with more datagrams than the queue holds.
 	segs := make([][]byte, cap(w.devq)+8)
 	for i := range segs {
-		segs[i] = tunnelData(4, udpPacket(addrHoA2, addrCN, 60, false))
+		segs[i] = tunnelData(4, udpPacket(addrHoA2, addrCN, 40, false))
 	}
 	before, out := dev.batches, h.Stats().Reverse.PacketsOut
 	fromConnGRO(w, kindUDP, epNAT, segs...)
