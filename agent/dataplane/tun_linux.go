@@ -54,6 +54,7 @@ type TUN struct {
 	niov    int
 	werr    unix.Errno
 	writeFn func(fd uintptr) bool
+	superFn func(n int) error // writes a super-packet: writeIovecs (a seam for tests)
 	plain   [virtioNetHdrLen]byte // all zero: no offload
 	vh      [virtioNetHdrLen]byte
 	co      coalescer
@@ -128,6 +129,7 @@ func openTUN(name string, mtu int, offload bool) (*TUN, error) {
 	t.gro.Store(off.GRO)
 	t.readFn = t.readBatch
 	t.writeFn = t.writev
+	t.superFn = t.writeIovecs
 	t.iov = make([]unix.Iovec, maxCoalesce+1)
 	if off.VnetHdr {
 		t.frame = make([]byte, virtioNetHdrLen+maxSuperPacket)
@@ -535,7 +537,7 @@ func (t *TUN) writeGroup(pkts [][]byte, g []int) error {
 	for k, j := range g[1:] {
 		setIovec(&t.iov[k+2], pkts[j][hdrs:])
 	}
-	err := t.writeIovecs(len(g) + 1)
+	err := t.superFn(len(g) + 1)
 	if err == nil {
 		t.stats.superOut.Add(1)
 		t.stats.segsOut.Add(int64(len(g)))
