@@ -54,7 +54,7 @@ type TUN struct {
 	niov    int
 	werr    unix.Errno
 	writeFn func(fd uintptr) bool
-	superFn func(n int) error // writes a super-packet: writeIovecs (a seam for tests)
+	superFn func(n int) error     // writes a super-packet: writeIovecs (a seam for tests)
 	plain   [virtioNetHdrLen]byte // all zero: no offload
 	vh      [virtioNetHdrLen]byte
 	co      coalescer
