@@ -213,7 +213,7 @@ func (c *SocketConn) Close() error { return c.pc.Close() }
 
 func (s *mmsgState) recvmmsg(fd uintptr) bool {
 	for {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(s.cnt), 0, 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(s.cnt), 0, 0, 0) // see rawRead
 		switch e {
 		case 0:
 			s.n = int(r)
@@ -230,7 +230,7 @@ func (s *mmsgState) recvmmsg(fd uintptr) bool {
 
 func (s *mmsgState) sendmmsg(fd uintptr) bool {
 	for {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.off])), uintptr(s.cnt-s.off), 0, 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.off])), uintptr(s.cnt-s.off), 0, 0, 0) // see rawRead
 		switch e {
 		case 0:
 			s.n = int(r)

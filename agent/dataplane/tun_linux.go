@@ -347,12 +347,12 @@ func (t *TUN) readBatchLocked(bufs [][]byte, sizes []int) (int, error) {
 // readBatch reads plain datagrams, one per buffer.
 func (t *TUN) readBatch(fd uintptr) bool {
 	for t.rn < len(t.rbufs) {
-		n, err := unix.Read(int(fd), t.rbufs[t.rn])
-		if err == unix.EINTR {
+		n, e := rawRead(fd, t.rbufs[t.rn])
+		if e == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return t.readFailed(err)
+		if e != 0 {
+			return t.readFailed(e)
 		}
 		t.rsizes[t.rn] = n
 		t.rn++
@@ -362,18 +362,24 @@ func (t *TUN) readBatch(fd uintptr) bool {
 
 // readFailed records a failed read and says whether the callback is done
 // (false: let the poller wait).
-func (t *TUN) readFailed(err error) bool {
-	// A type assertion: x/sys returns bare Errno values, and errors.As
-	// would allocate on every EAGAIN.
-	if e, ok := err.(unix.Errno); ok {
-		if e == unix.EAGAIN {
-			return t.rn > 0
-		}
-		t.rerr = e
-	} else {
-		t.rerr = unix.EIO
+func (t *TUN) readFailed(e unix.Errno) bool {
+	if e == unix.EAGAIN {
+		return t.rn > 0
 	}
+	t.rerr = e
 	return true
+}
+
+// rawRead is read(2) as a raw system call. The data path's descriptors are
+// non-blocking, so its calls return at once (EAGAIN rather than wait) and
+// need not hand their P to another thread the way syscall.Syscall lets
+// the scheduler do after 20 µs, which a TUN write or a sendmmsg that
+// carries 64 KiB through the kernel's stack often takes: that handoff and
+// the thread wake-ups it brings cost more CPU per megabyte than anything
+// but the copies (BenchmarkTunnelTCP, cpu-µs/MB).
+func rawRead(fd uintptr, b []byte) (int, unix.Errno) {
+	r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	return int(r), e
 }
 
 // readVnet reads with IFF_VNET_HDR: each read is a virtio_net_hdr and a
@@ -383,12 +389,12 @@ func (t *TUN) readFailed(err error) bool {
 // its segments leave in as few UDP_SEGMENT messages as they can.
 func (t *TUN) readVnet(fd uintptr) bool {
 	for t.drain(); t.rn < len(t.rbufs); t.drain() {
-		n, err := unix.Read(int(fd), t.frame)
-		if err == unix.EINTR {
+		n, e := rawRead(fd, t.frame)
+		if e == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return t.readFailed(err)
+		if e != 0 {
+			return t.readFailed(e)
 		}
 		t.takeFrame(t.frame[:n])
 		if t.rn > 0 && t.seg.left() > len(t.rbufs)-t.rn {
@@ -588,7 +594,7 @@ func (t *TUN) writeIovecs(n int) error {
 
 func (t *TUN) writev(fd uintptr) bool {
 	for {
-		_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&t.iov[0])), uintptr(t.niov))
+		_, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&t.iov[0])), uintptr(t.niov)) // see rawRead
 		switch e {
 		case 0:
 			return true
