@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -11,15 +12,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// raw is an AF_PACKET socket on one interface for one EtherType, with a
+// BPF filter, sending whole Ethernet frames.
+type raw struct {
+	f       *os.File
+	ifindex int
+	proto   uint16
+	MAC     net.HardwareAddr
+}
+
 // Socket is an AF_PACKET socket on one interface that receives only IPv4
 // datagrams addressed to UDP port 434 and ICMP Router Advertisements and
 // Solicitations, and sends whole Ethernet frames.
-type Socket struct {
-	fd      int
-	f       *os.File
-	ifindex int
-	MAC     net.HardwareAddr
-}
+type Socket struct{ *raw }
 
 // filter accepts IPv4 frames that are UDP with destination port 434, or
 // ICMP of type 9 or 10 (unfragmented; Parse rechecks everything).
@@ -50,11 +55,85 @@ var filter = func() []bpf.RawInstruction {
 
 // Open opens the socket on the named interface.
 func Open(dev string) (*Socket, error) {
+	r, err := openRaw(dev, unix.ETH_P_IP, filter)
+	if err != nil {
+		return nil, err
+	}
+	return &Socket{r}, nil
+}
+
+// Read reads the next matching frame into b (blocking; Close unblocks).
+// Frames the host sent itself are skipped.
+func (s *Socket) Read(b []byte) (Frame, error) {
+	for {
+		n, err := s.readFrame(b)
+		if err != nil {
+			return Frame{}, err
+		}
+		if f, perr := Parse(b[:n]); perr == nil {
+			return f, nil
+		}
+	}
+}
+
+// arpFilter accepts ARP replies.
+var arpFilter = func() []bpf.RawInstruction {
+	raw, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadAbsolute{Off: 12, Size: 2}, // EtherType
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeARP, SkipTrue: 3},
+		bpf.LoadAbsolute{Off: 20, Size: 2}, // operation
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(ARPReply), SkipTrue: 1},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}()
+
+// ARPSocket asks the link who is there: it sends ARP requests and reads
+// the replies (a proxy confirming that a client is still attached before
+// it renews the client's registration, RFC 5563 §4.4).
+type ARPSocket struct{ *raw }
+
+// OpenARP opens an ARP socket on the named interface.
+func OpenARP(dev string) (*ARPSocket, error) {
+	r, err := openRaw(dev, etherTypeARP, arpFilter)
+	if err != nil {
+		return nil, err
+	}
+	return &ARPSocket{r}, nil
+}
+
+// Probe sends an ARP request for target from sender to dst (unicast to
+// the MAC a client had, or broadcast).
+func (s *ARPSocket) Probe(dst net.HardwareAddr, sender, target netip.Addr) error {
+	return s.Write(AppendARP(nil, dst, s.MAC, ARP{Op: ARPRequest, SenderMAC: s.MAC, SenderIP: sender, TargetIP: target}))
+}
+
+// Read reads the next ARP reply into b (blocking; Close unblocks); its
+// hardware addresses alias b.
+func (s *ARPSocket) Read(b []byte) (ARP, error) {
+	for {
+		n, err := s.readFrame(b)
+		if err != nil {
+			return ARP{}, err
+		}
+		if m, perr := ParseARP(b[:n]); perr == nil && m.Op == ARPReply {
+			return m, nil
+		}
+	}
+}
+
+// openRaw opens an AF_PACKET socket on dev for EtherType proto with the
+// filter attached before it is bound.
+func openRaw(dev string, proto uint16, filter []bpf.RawInstruction) (*raw, error) {
 	ifi, err := net.InterfaceByName(dev)
 	if err != nil {
 		return nil, fmt.Errorf("linkio: %w", err)
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, int(htons(unix.ETH_P_IP)))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, int(htons(proto)))
 	if err != nil {
 		return nil, fmt.Errorf("linkio: packet socket: %w", err)
 	}
@@ -66,7 +145,7 @@ func Open(dev string) (*Socket, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("linkio: filter: %w", err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifi.Index}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: ifi.Index}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("linkio: bind to %s: %w", dev, err)
 	}
@@ -78,15 +157,14 @@ func Open(dev string) (*Socket, error) {
 			break
 		}
 	}
-	return &Socket{fd: fd, f: os.NewFile(uintptr(fd), "packet:"+dev), ifindex: ifi.Index, MAC: ifi.HardwareAddr}, nil
+	return &raw{f: os.NewFile(uintptr(fd), "packet:"+dev), ifindex: ifi.Index, proto: proto, MAC: ifi.HardwareAddr}, nil
 }
 
-// Read reads the next matching frame into b (blocking; Close unblocks).
-// Frames the host sent itself are skipped.
-func (s *Socket) Read(b []byte) (Frame, error) {
+// readFrame reads the next frame into b, skipping those the host sent.
+func (s *raw) readFrame(b []byte) (int, error) {
 	rc, err := s.f.SyscallConn()
 	if err != nil {
-		return Frame{}, err
+		return 0, err
 	}
 	for {
 		var n int
@@ -97,28 +175,24 @@ func (s *Socket) Read(b []byte) (Frame, error) {
 			return rerr != unix.EAGAIN
 		})
 		if err != nil {
-			return Frame{}, err
+			return 0, err
 		}
 		if rerr != nil {
-			return Frame{}, rerr
+			return 0, rerr
 		}
 		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 			continue
 		}
-		f, perr := Parse(b[:n])
-		if perr != nil {
-			continue
-		}
-		return f, nil
+		return n, nil
 	}
 }
 
 // Write sends a whole Ethernet frame.
-func (s *Socket) Write(frame []byte) error {
+func (s *raw) Write(frame []byte) error {
 	if len(frame) < etherHeaderLen {
 		return errors.New("linkio: short frame")
 	}
-	to := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: s.ifindex, Halen: 6}
+	to := &unix.SockaddrLinklayer{Protocol: htons(s.proto), Ifindex: s.ifindex, Halen: 6}
 	copy(to.Addr[:], frame[0:6])
 	rc, err := s.f.SyscallConn()
 	if err != nil {
@@ -136,9 +210,9 @@ func (s *Socket) Write(frame []byte) error {
 }
 
 // SetReadDeadline bounds Read.
-func (s *Socket) SetReadDeadline(t time.Time) error { return s.f.SetReadDeadline(t) }
+func (s *raw) SetReadDeadline(t time.Time) error { return s.f.SetReadDeadline(t) }
 
 // Close closes the socket.
-func (s *Socket) Close() error { return s.f.Close() }
+func (s *raw) Close() error { return s.f.Close() }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
