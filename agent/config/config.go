@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/mip4d/mip4d/agent/auth"
+	"github.com/mip4d/mip4d/agent/dhcpserve"
 	"github.com/mip4d/mip4d/agent/fa"
 	"github.com/mip4d/mip4d/agent/ha"
 	"github.com/mip4d/mip4d/agent/mn"
+	"github.com/mip4d/mip4d/agent/proxy"
 	"github.com/mip4d/mip4d/agent/uci"
 )
 
@@ -32,9 +35,25 @@ type Config struct {
 	// HasSecrets says the file holds keys (and so must be mode 0600).
 	HasSecrets bool
 
-	HA *HA // role ha
-	MN *MN // role mn
-	FA *FA // role fa
+	HA    *HA    // role ha
+	MN    *MN    // role mn
+	FA    *FA    // role fa
+	Proxy *Proxy // role proxy
+}
+
+// Proxy is the proxy role's configuration (RFC 5563).
+type Proxy struct {
+	// Engine lacks the care-of address unless configured (the daemon
+	// takes the uplink's) and UDPTunnel unless forced (see UDPTunnel).
+	Engine    proxy.Config
+	DHCP      dhcpserve.Config
+	Interface string
+	Uplink    string
+	TUN       string
+	MTU       int
+	// UDPTunnel is "auto", "1" or "0".
+	UDPTunnel  string
+	GatewayMAC net.HardwareAddr
 }
 
 // FA is the foreign agent role's configuration.
@@ -218,6 +237,10 @@ func (r *reader) sa() *auth.SA {
 }
 
 // parseKey reads "0x<hex>" as binary, anything else as text.
+// ParseKey reads a key as the configuration writes it: text, or hex
+// digits after 0x.
+func ParseKey(v string) ([]byte, error) { return parseKey(v) }
+
 func parseKey(v string) ([]byte, error) {
 	if h, ok := strings.CutPrefix(v, "0x"); ok {
 		b, err := hex.DecodeString(h)
@@ -296,6 +319,8 @@ func FromUCI(f *uci.File) (*Config, error) {
 		c.MN, err = buildMN(f)
 	case RoleFA:
 		c.FA, err = buildFA(f)
+	case RoleProxy:
+		c.Proxy, err = buildProxy(f)
 	}
 	if err != nil {
 		return nil, err
@@ -409,6 +434,73 @@ func buildFA(f *uci.File) (*FA, error) {
 		a.Peers = append(a.Peers, p)
 	}
 	return a, nil
+}
+
+func buildProxy(f *uci.File) (*Proxy, error) {
+	s := f.Section("proxy")
+	if s == nil || s.Type != "proxy" {
+		return nil, f.Errorf(0, "role proxy needs a 'config proxy proxy' section")
+	}
+	r := &reader{f: f, s: s, spec: section("proxy")}
+	p := &Proxy{Interface: r.get("interface"), Uplink: r.get("uplink"), TUN: r.get("tun"), MTU: int(r.uint("mtu")),
+		UDPTunnel: r.get("udp_tunnel")}
+	if v := r.get("gateway_mac"); v != "" {
+		p.GatewayMAC, _ = net.ParseMAC(v)
+	}
+	var master auth.Secret
+	if v := r.get("master_key"); v != "" {
+		k, err := parseKey(v)
+		if err != nil {
+			r.fail(r.line("master_key"), "option master_key: %v", err)
+		}
+		master = k
+	}
+	p.Engine = proxy.Config{
+		HomeAgent: r.addr("home_agent"), CareOf: r.addr("care_of"), SA: r.sa(), Lifetime: uint16(r.uint("lifetime")),
+		UDPTunnel: p.UDPTunnel == "1", ForceUDP: r.boolean("force_udp"), Revocation: r.boolean("revocation"),
+		DeviceID: r.boolean("device_id"), UnknownNAI: r.get("unknown_nai"), MasterKey: master,
+		KeySPI: uint32(r.uint("key_spi")), MaxClients: int(r.uint("max_clients")),
+	}
+	p.DHCP = dhcpserve.Config{ServerID: r.addr("gateway"), Network: r.prefix("client_network").Masked(),
+		Domain: r.get("domain"), MTU: uint16(r.uint("client_mtu"))}
+	for _, v := range r.s.List("dns") {
+		a, _ := netip.ParseAddr(v)
+		p.DHCP.DNS = append(p.DHCP.DNS, a)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if p.Interface == p.Uplink {
+		return nil, f.Errorf(s.Line, "proxy: the clients' interface and the uplink must differ")
+	}
+	for _, cs := range f.SectionsOfType("proxy_client") {
+		r := &reader{f: f, s: cs, spec: section("proxy_client")}
+		mac, _ := proxy.ParseMAC(r.get("mac"))
+		c := proxy.Client{MAC: mac, NAI: r.get("nai"), HomeAddr: r.addr("home_address")}
+		if (cs.Option("key") == nil) != (cs.Option("spi") == nil) {
+			return nil, f.Errorf(cs.Line, "proxy_client: spi and key go together (leave both out to derive the key from master_key)")
+		}
+		if cs.Option("key") != nil {
+			c.SA = r.sa()
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		p.Engine.Clients = append(p.Engine.Clients, c)
+	}
+	// Validate with a stand-in care-of address when the daemon is to
+	// find it, so the file's own mistakes show now.
+	e := p.Engine
+	if !e.CareOf.IsValid() {
+		e.CareOf = netip.IPv4Unspecified()
+	}
+	if err := e.Validate(); err != nil {
+		return nil, f.Errorf(s.Line, "%v", err)
+	}
+	if err := p.DHCP.Validate(); err != nil {
+		return nil, f.Errorf(s.Line, "proxy: %v", strings.TrimPrefix(err.Error(), "dhcpserve: "))
+	}
+	return p, nil
 }
 
 func buildMN(f *uci.File) (*MN, error) {

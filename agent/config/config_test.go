@@ -81,6 +81,34 @@ func TestLoadFA(t *testing.T) {
 	}
 }
 
+func TestLoadProxy(t *testing.T) {
+	c, err := Load(filepath.Join(golden.Dir(), "config", "proxy.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Proxy
+	if c.Role != RoleProxy || p == nil || !c.HasSecrets {
+		t.Fatalf("%+v", c)
+	}
+	e := p.Engine
+	if p.Interface != "br-lan" || p.Uplink != "wan" || p.UDPTunnel != "auto" || p.TUN != "mip4d0" || p.GatewayMAC.String() != "02:00:5e:10:00:01" ||
+		e.HomeAgent != netip.MustParseAddr("198.51.100.1") || e.SA == nil || e.SA.SPI != 2000 || !e.Revocation || e.Lifetime != 300 ||
+		string(e.MasterKey) != "a long master secret for derived keys" || e.KeySPI != 256 || e.UnknownNAI != "" || e.MaxClients != 256 {
+		t.Fatalf("proxy %+v", p)
+	}
+	d := p.DHCP
+	if d.ServerID != netip.MustParseAddr("10.10.0.1") || d.Network != netip.MustParsePrefix("10.10.0.0/16") || len(d.DNS) != 1 || d.MTU != 1400 {
+		t.Fatalf("dhcp %+v", d)
+	}
+	if len(e.Clients) != 2 || e.Clients[0].SA != nil || e.Clients[0].NAI != "alice@example.net" ||
+		e.Clients[1].SA == nil || e.Clients[1].SA.SPI != 3000 || e.Clients[1].HomeAddr != netip.MustParseAddr("10.10.0.7") {
+		t.Fatalf("clients %+v", e.Clients)
+	}
+}
+
+const proxyBase = "config mip4d 'globals'\n\toption role 'proxy'\nconfig proxy 'proxy'\n\toption interface 'br-lan'\n" +
+	"\toption home_agent '198.51.100.1'\n\toption spi '2000'\n\toption key 'k'\n\toption gateway '10.10.0.1'\n"
+
 func TestErrors(t *testing.T) {
 	const base = "config mip4d 'globals'\n\toption role 'ha'\n" +
 		"config homeagent 'homeagent'\n\toption address '198.51.100.1'\n\toption home_network '10.10.0.0/16'\n"
@@ -92,7 +120,14 @@ func TestErrors(t *testing.T) {
 		{"out of range", base + "\toption max_lifetime '99999'\n", "mip4d:6: option max_lifetime: \"99999\" is not in range(1,65535)"},
 		{"not an address", base + "\toption address 'ha.example'\n", "mip4d:6: option address: \"ha.example\" is not an IPv4 address"},
 		{"not a boolean", base + "\toption gre 'maybe'\n", "mip4d:6: option gre: \"maybe\" is not a boolean"},
-		{"closed set", "config mip4d 'globals'\n\toption role 'fa2'\n", "mip4d:2: option role: \"fa2\" is not one of ha, mn, fa"},
+		{"closed set", "config mip4d 'globals'\n\toption role 'fa2'\n", "mip4d:2: option role: \"fa2\" is not one of ha, mn, fa, proxy"},
+		{"proxy client without a key or master", proxyBase + "config proxy_client\n\toption mac '02:00:00:00:00:01'\n\toption nai 'a@b'\n",
+			"has no key and no master key is configured"},
+		{"proxy client half a key", proxyBase + "config proxy_client\n\toption mac '02:00:00:00:00:01'\n\toption nai 'a@b'\n\toption key 'k'\n",
+			"mip4d:9: proxy_client: spi and key go together"},
+		{"proxy bad mac", proxyBase + "config proxy_client\n\toption mac '02:00:00'\n\toption nai 'a@b'\n",
+			"option mac: \"02:00:00\" is not a MAC address"},
+		{"proxy guests without master", proxyBase + "\toption unknown_nai '%m@guests.example.net'\n", "a master key is needed"},
 		{"fa without its section", "config mip4d 'globals'\n\toption role 'fa'\n", "role fa needs a 'config foreignagent foreignagent' section"},
 		{"fa on its uplink", "config mip4d 'globals'\n\toption role 'fa'\nconfig foreignagent 'foreignagent'\n\toption interface 'eth0'\n\toption uplink 'eth0'\n",
 			"mip4d:3: foreignagent: the visitors' interface and the uplink must differ"},

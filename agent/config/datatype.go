@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -37,6 +38,10 @@ func (o *Option) check(v string) error {
 	case t == TDevice:
 		if v == "" || len(v) > 15 || strings.ContainsAny(v, "/ \t:") {
 			return fmt.Errorf("%q is not an interface name", v)
+		}
+	case t == TMAC:
+		if h, err := net.ParseMAC(v); err != nil || len(h) != 6 {
+			return fmt.Errorf("%q is not a MAC address (xx:xx:xx:xx:xx:xx)", v)
 		}
 	case t == TFile:
 		if !strings.HasPrefix(v, "/") {

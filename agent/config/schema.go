@@ -30,6 +30,7 @@ const (
 	TTolerance Datatype = "range(1,3600)"
 	TInterval  Datatype = "range(1,1800)"
 	TVisitors  Datatype = "range(1,65535)"
+	TMAC       Datatype = "macaddr"
 )
 
 // Option describes one option of a section.
@@ -61,9 +62,10 @@ type Section struct {
 
 // Roles.
 const (
-	RoleHA = "ha"
-	RoleMN = "mn"
-	RoleFA = "fa"
+	RoleHA    = "ha"
+	RoleMN    = "mn"
+	RoleFA    = "fa"
+	RoleProxy = "proxy"
 )
 
 var keyOptions = []Option{
@@ -87,9 +89,9 @@ func concat(parts ...[]Option) []Option {
 
 // Schema is every section and option mip4d reads.
 var Schema = []Section{
-	{Type: "mip4d", Name: "globals", Roles: []string{RoleHA, RoleMN, RoleFA}, Help: "what this box is and where the daemon keeps its files",
+	{Type: "mip4d", Name: "globals", Roles: []string{RoleHA, RoleMN, RoleFA, RoleProxy}, Help: "what this box is and where the daemon keeps its files",
 		Options: []Option{
-			{Name: "role", Type: TString, Required: true, Values: []string{RoleHA, RoleMN, RoleFA}, Help: "ha: home agent; mn: mobile node; fa: foreign agent on a hotspot router"},
+			{Name: "role", Type: TString, Required: true, Values: []string{RoleHA, RoleMN, RoleFA, RoleProxy}, Help: "ha: home agent; mn: mobile node; fa: foreign agent on a hotspot router; proxy: Mobile IP on the hotspot router for laptops with none (RFC 5563)"},
 			{Name: "enabled", Type: TBool, Default: "1", Help: "start the daemon at boot"},
 			{Name: "log_level", Type: TString, Default: "info", Values: []string{"debug", "info", "warn", "error"}, Help: "log verbosity"},
 			{Name: "state_dir", Type: TFile, Default: "/etc/mip4d", Help: "where state that must survive a reboot is kept (home agent bindings); on flash, written only when bindings change"},
@@ -140,6 +142,40 @@ var Schema = []Section{
 			{Name: "registration_required", Type: TBool, Default: "0", Help: "R bit: nodes with a co-located care-of address must register through this agent too"},
 			{Name: "challenges", Type: TBool, Default: "0", Help: "RFC 4721 challenges in advertisements; needs mobile_node sections with MN-FA keys"},
 			{Name: "max_visitors", Type: TVisitors, Default: "1024", Help: "largest visitor list (66 when full; B bit advertised)"},
+		}},
+	{Type: "proxy", Name: "proxy", Roles: []string{RoleProxy}, Help: "proxy Mobile IP on a hotspot router (RFC 5563): laptops with only a DHCP client keep the address their home agent gives them — and so their VPN — from hotspot to hotspot",
+		Options: concat([]Option{
+			{Name: "interface", Type: TDevice, Required: true, Help: "the clients' link (br-lan, say): DHCP is served here; turn dnsmasq's DHCP off on it"},
+			{Name: "uplink", Type: TDevice, Help: "interface whose address is the care-of address; default: the interface of the default route"},
+			{Name: "care_of", Type: TIP4Addr, Help: "care-of address; default: the uplink's address"},
+			{Name: "home_agent", Type: TIP4Addr, Required: true, Help: "the home agent every client registers with"},
+		}, keyOptions, []Option{
+			{Name: "lifetime", Type: TLifetime, Default: "300", Help: "registration lifetime asked for, seconds; renewals come after a check that the client is still attached (RFC 5563 §4.4)"},
+			{Name: "udp_tunnel", Type: TString, Default: "auto", Values: []string{"auto", "1", "0"}, Help: "ask for RFC 3519 UDP tunnelling; auto: when the care-of address is private (RFC 1918, RFC 6598)"},
+			{Name: "force_udp", Type: TBool, Default: "0", Help: "force UDP tunnelling even without a NAT (F flag)"},
+			{Name: "revocation", Type: TBool, Default: "1", Help: "RFC 3543: the home agent tells this proxy when a client has moved to another"},
+			{Name: "device_id", Type: TBool, Default: "0", Help: "send the client's MAC to the home agent (RFC 5563 §5.3), for its logs"},
+			{Name: "unknown_nai", Type: TString, Help: "clients without a proxy_client section: empty refuses them; a pattern such as %m@guests.example.net (%m: the MAC as 12 hex digits) admits them with keys derived from master_key"},
+			{Name: "master_key", Type: TString, Secret: true, Help: "derives each client's MN-HA key without one of its own: HKDF-SHA256 with the NAI (mip4d proxy-key computes it for the home agent's configuration)"},
+			{Name: "key_spi", Type: TSPI, Default: "256", Help: "SPI of the derived keys"},
+			{Name: "max_clients", Type: TVisitors, Default: "256", Help: "largest client table"},
+			{Name: "gateway", Type: TIP4Addr, Required: true, Help: "the clients' router and DHCP server address: the same on every hotspot, so a client sees no change when it moves"},
+			{Name: "gateway_mac", Type: TMAC, Help: "MAC address given to the clients' interface, the same on every hotspot, so clients' ARP caches stay right across moves"},
+			{Name: "client_network", Type: TCIDR4, Help: "subnet mask given to clients: a prefix holding their home addresses and the gateway (the home network, say); default: a /32 with classless static routes (RFC 3442) to the gateway"},
+			{Name: "dns", Type: TIP4Addr, List: true, Help: "DNS servers offered"},
+			{Name: "domain", Type: TString, Help: "domain name offered"},
+			{Name: "client_mtu", Type: TMTU, Help: "interface MTU offered to clients (the tunnel costs 20 to 32 bytes)"},
+			{Name: "tun", Type: TDevice, Default: "mip4d0", Help: "TUN device carrying the clients' tunnelled traffic"},
+			{Name: "mtu", Type: TMTU, Default: "1500", Help: "path MTU toward the home agent"},
+		})},
+	{Type: "proxy_client", Roles: []string{RoleProxy}, Help: "a client this proxy registers: its MAC, the identity it registers under, and its MN-HA key (or one derived from master_key)",
+		Options: []Option{
+			{Name: "mac", Type: TMAC, Required: true, Help: "the client's MAC address"},
+			{Name: "nai", Type: TString, Required: true, Help: "the NAI registered for it (user@realm)"},
+			{Name: "home_address", Type: TIP4Addr, Help: "a static home address; default: the home agent's pool"},
+			{Name: "spi", Type: TSPI, Help: "SPI of its MN-HA key; with key"},
+			{Name: "key", Type: TString, Secret: true, Help: "its MN-HA key: text, or hex after 0x; default: derived from the proxy's master_key"},
+			{Name: "algorithm", Type: TString, Default: "hmac-md5", Values: []string{"hmac-md5", "keyed-md5"}, Help: "authentication algorithm"},
 		}},
 	{Type: "mobilenode", Name: "mobilenode", Roles: []string{RoleMN}, Help: "this box as a mobile node",
 		Options: concat([]Option{

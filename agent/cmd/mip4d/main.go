@@ -1,16 +1,18 @@
-// Command mip4d is the Mobile IPv4 daemon: home agent and mobile node today,
-// foreign agent and local mobile node proxy to come, in one binary
+// Command mip4d is the Mobile IPv4 daemon: home agent, mobile node,
+// foreign agent and proxy for laptops without Mobile IP, in one binary
 // (DESIGN.md §2). The role comes from the configuration file.
 //
 //	mip4d run [--config PATH]          the daemon
 //	mip4d status [--json]              what the running daemon is doing
-//	mip4d bindings [--json]            the home agent's mobility bindings
+//	mip4d bindings [--json]            bindings, visitors or proxied clients
+//	mip4d proxy-key --nai NAI          a proxied client's MN-HA key from the master key on stdin
 //	mip4d check-config [--config PATH] validate the configuration and exit
 //	mip4d schema --json                every option mip4d accepts
 //	mip4d version
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,11 +22,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/mip4d/mip4d/agent/config"
 	"github.com/mip4d/mip4d/agent/control"
 	"github.com/mip4d/mip4d/agent/daemon"
+	"github.com/mip4d/mip4d/agent/proxy"
 )
 
 // version is set at link time: -ldflags '-X main.version=...'.
@@ -35,7 +39,9 @@ const usage = `usage: mip4d <command> [options]
 commands:
   run            run the daemon (role from the configuration)
   status         show the running daemon's state and counters
-  bindings       show the home agent's mobility bindings
+  bindings       show the home agent's bindings, the foreign agent's visitors or the proxy's clients
+  proxy-key      print the MN-HA key a proxy derives for --nai from the master key read on
+                 standard input (for the home agent's mobile_node section)
   check-config   validate the configuration file and exit
   schema         print the configuration schema (--json)
   version        print the version
@@ -47,10 +53,10 @@ common options:
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -61,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", config.DefaultPath, "configuration file")
 	sock := fs.String("socket", "", "control socket")
 	asJSON := fs.Bool("json", false, "JSON output")
+	nai := fs.String("nai", "", "the client's NAI (proxy-key)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -78,6 +85,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "mip4d:", err)
 			return 1
 		}
+		return 0
+	case "proxy-key":
+		// The master key comes on standard input, not the command line,
+		// where other users could read it in the process list.
+		if *nai == "" {
+			fmt.Fprintln(stderr, "mip4d proxy-key: --nai is required; the master key is read from standard input")
+			return 2
+		}
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			fmt.Fprintln(stderr, "mip4d proxy-key:", err)
+			return 1
+		}
+		master, err := config.ParseKey(strings.TrimRight(line, "\r\n"))
+		if err != nil {
+			fmt.Fprintln(stderr, "mip4d proxy-key: master key:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "0x%x\n", proxy.DeriveKey(master, *nai))
 		return 0
 	case "check-config":
 		c, err := config.Load(*cfgPath)

@@ -122,6 +122,25 @@ var examples = map[string][]string{
 	"foreignagent.interface":    {"br-lan"},
 	"foreignagent.uplink":       {"wan"},
 	"foreignagent.care_of":      {"192.0.2.10"},
+	"proxy.interface":           {"br-lan"},
+	"proxy.uplink":              {"wan"},
+	"proxy.care_of":             {"192.0.2.10"},
+	"proxy.home_agent":          {"198.51.100.1"},
+	"proxy.spi":                 {"2000"},
+	"proxy.key":                 {"change-me-to-another-long-secret"},
+	"proxy.unknown_nai":         {"%m@guests.example.net"},
+	"proxy.master_key":          {"change-me-to-a-master-secret"},
+	"proxy.gateway":             {"10.10.0.1"},
+	"proxy.gateway_mac":         {"02:00:5e:10:00:01"},
+	"proxy.client_network":      {"10.10.0.0/16"},
+	"proxy.dns":                 {"10.10.0.53"},
+	"proxy.domain":              {"corp.example"},
+	"proxy.client_mtu":          {"1400"},
+	"proxy_client.mac":          {"02:00:00:00:00:01"},
+	"proxy_client.nai":          {"laptop@example.net"},
+	"proxy_client.home_address": {"10.10.0.5"},
+	"proxy_client.spi":          {"1000"},
+	"proxy_client.key":          {"change-me-to-a-long-random-secret"},
 	"internal.nai":              {"laptop@corp.example"},
 	"internal.home_address":     {"10.200.0.5"},
 	"internal.home_network":     {"10.200.0.0/16"},
@@ -134,7 +153,8 @@ var examples = map[string][]string{
 // alsoLive are optional options shown uncommented in their section's
 // block because the section needs one of a group (an NAI or a static home
 // address) and the schema cannot say so.
-var alsoLive = map[string]bool{"mobile_node.home_address": true, "mobilenode.nai": true, "mobilenode.vpn_up": true}
+var alsoLive = map[string]bool{"mobile_node.home_address": true, "mobilenode.nai": true, "mobilenode.vpn_up": true,
+	"proxy_client.spi": true, "proxy_client.key": true}
 
 // Example returns the values the default configuration shows for o.
 func (sec *Section) Example(o *Option) []string {

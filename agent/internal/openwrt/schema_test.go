@@ -150,7 +150,7 @@ func TestDefaultConfig(t *testing.T) {
 
 // validateDatatypes are the datatypes procd's validate_data knows that
 // the init script may use.
-var validateDatatypes = regexp.MustCompile(`^(list\()?(bool|uinteger|port|ip4addr|cidr4|string|maxlength\(\d+\)|range\(\d+,\d+\)|or\(("[^"]*",?)+\))\)?$`)
+var validateDatatypes = regexp.MustCompile(`^(list\()?(bool|uinteger|port|ip4addr|cidr4|string|macaddr|maxlength\(\d+\)|range\(\d+,\d+\)|or\(("[^"]*",?)+\))\)?$`)
 
 // TestInitScript: the init script parses, uses procd as the issue says,
 // and validates every option of the schema with a validate_data datatype.

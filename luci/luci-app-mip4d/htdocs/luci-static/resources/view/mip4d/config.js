@@ -16,6 +16,7 @@
 var roleHA = { 'mip4d.globals.role': 'ha' };
 var roleMN = { 'mip4d.globals.role': 'mn' };
 var roleFA = { 'mip4d.globals.role': 'fa' };
+var roleProxy = { 'mip4d.globals.role': 'proxy' };
 // Sections both agents read: mobile nodes (MN-HA or MN-FA keys) and
 // FA-HA peers.
 var roleAgents = [roleHA, roleFA];
@@ -25,10 +26,11 @@ function depends(o, roles) {
 	(Array.isArray(roles) ? roles : [roles]).forEach(function(r) { o.depends(r); });
 }
 
-// keyOption adds the write-only key of a security association.
-function keyOption(s, role) {
-	var o = s.option(form.Value, 'key', _('Key'),
-		_('Shared key: text, or hex digits after 0x. Write-only: leave empty to keep the stored key.'));
+// secretOption adds a write-only secret: never filled from the
+// configuration, an empty field keeps the stored value. required: the
+// option must end up set.
+function secretOption(s, name, title, help, role, required) {
+	var o = s.option(form.Value, name, title, help);
 	o.password = true;
 	o.datatype = 'string';
 	depends(o, role);
@@ -36,15 +38,21 @@ function keyOption(s, role) {
 	o.cfgvalue = function() { return ''; };
 	o.write = function(section_id, value) {
 		if (value != null && value !== '')
-			uci.set('mip4d', section_id, 'key', value);
+			uci.set('mip4d', section_id, name, value);
 	};
 	o.remove = function() {};
 	o.validate = function(section_id, value) {
-		if ((value == null || value === '') && uci.get('mip4d', section_id, 'key') == null)
+		if (required && (value == null || value === '') && uci.get('mip4d', section_id, name) == null)
 			return _('A key is required');
 		return true;
 	};
 	return o;
+}
+
+// keyOption adds the write-only key of a security association.
+function keyOption(s, role, optional) {
+	return secretOption(s, 'key', _('Key'),
+		_('Shared key: text, or hex digits after 0x. Write-only: leave empty to keep the stored key.'), role, !optional);
 }
 
 // saOptions adds spi, key and algorithm.
@@ -104,6 +112,7 @@ return view.extend({
 		o.value('ha', _('Home agent'));
 		o.value('mn', _('Mobile node'));
 		o.value('fa', _('Foreign agent (hotspot)'));
+		o.value('proxy', _('Proxy for laptops without Mobile IP (hotspot)'));
 		o.rmempty = false;
 
 		o = s.option(form.ListValue, 'log_level', _('Log level'));
@@ -314,6 +323,150 @@ return view.extend({
 		o.datatype = 'range(1,65535)';
 		o.placeholder = '1024';
 		o.depends(roleFA);
+
+		// proxy (RFC 5563)
+		s = m.section(form.NamedSection, 'proxy', 'proxy', _('Proxy Mobile IP'),
+			_('Registers laptops that have only a DHCP client with their home agent, so they keep their address and their VPN from hotspot to hotspot (RFC 5563). Turn off dnsmasq\'s DHCP on the clients\' interface.'));
+		s.addremove = true;
+
+		o = s.option(widgets.DeviceSelect, 'interface', _('Clients\' interface'), _('DHCP is served here'));
+		o.datatype = 'device';
+		o.noaliases = true;
+		o.rmempty = false;
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'home_agent', _('Home agent'));
+		o.datatype = 'ip4addr';
+		o.rmempty = false;
+		o.depends(roleProxy);
+
+		saOptions(s, roleProxy);
+
+		o = s.option(form.Value, 'gateway', _('Gateway address'), _('The clients\' router and DHCP server: the same on every hotspot'));
+		o.datatype = 'ip4addr';
+		o.rmempty = false;
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'gateway_mac', _('Gateway MAC'), _('The same on every hotspot'));
+		o.datatype = 'macaddr';
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'client_network', _('Client network'), _('Mask for clients: a prefix with their home addresses and the gateway; empty: /32 with classless routes'));
+		o.datatype = 'cidr4';
+		o.depends(roleProxy);
+
+		o = s.option(form.DynamicList, 'dns', _('DNS servers'));
+		o.datatype = 'ip4addr';
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'domain', _('Domain'));
+		o.datatype = 'string';
+		o.depends(roleProxy);
+		o.modalonly = true;
+
+		o = s.option(form.Value, 'client_mtu', _('Client MTU'));
+		o.datatype = 'range(576,9000)';
+		o.depends(roleProxy);
+		o.modalonly = true;
+
+		o = s.option(widgets.DeviceSelect, 'uplink', _('Uplink'), _('Its address is the care-of address; default: the default route\'s interface'));
+		o.datatype = 'device';
+		o.noaliases = true;
+		o.optional = true;
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'care_of', _('Care-of address'), _('Default: the uplink\'s address'));
+		o.datatype = 'ip4addr';
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'lifetime', _('Lifetime'), _('Seconds asked for'));
+		o.datatype = 'range(1,65535)';
+		o.placeholder = '300';
+		o.depends(roleProxy);
+
+		o = s.option(form.ListValue, 'udp_tunnel', _('UDP tunnelling'), _('RFC 3519; automatic when the care-of address is private'));
+		o.value('auto', _('Automatic'));
+		o.value('1', _('Yes'));
+		o.value('0', _('No'));
+		o.default = 'auto';
+		o.depends(roleProxy);
+
+		o = s.option(form.Flag, 'force_udp', _('Force UDP'));
+		o.default = '0';
+		o.depends(roleProxy);
+
+		o = s.option(form.Flag, 'revocation', _('Revocation'), _('RFC 3543: the home agent says when a client moved on'));
+		o.default = '1';
+		o.depends(roleProxy);
+
+		o = s.option(form.Flag, 'device_id', _('Send the client\'s MAC'), _('RFC 5563 §5.3'));
+		o.default = '0';
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'unknown_nai', _('Unknown clients'), _('Empty refuses them; a pattern such as %m@guests.example.net admits them with derived keys'));
+		o.datatype = 'string';
+		o.depends(roleProxy);
+
+		secretOption(s, 'master_key', _('Master key'), _('Derives clients\' keys (mip4d proxy-key prints them for the home agent). Write-only.'), roleProxy, false);
+
+		o = s.option(form.Value, 'key_spi', _('SPI of derived keys'));
+		o.datatype = 'range(256,4294967295)';
+		o.placeholder = '256';
+		o.depends(roleProxy);
+		o.modalonly = true;
+
+		o = s.option(form.Value, 'max_clients', _('Maximum clients'));
+		o.datatype = 'range(1,65535)';
+		o.placeholder = '256';
+		o.depends(roleProxy);
+		o.modalonly = true;
+
+		o = s.option(form.Value, 'tun', _('Tunnel device'));
+		o.datatype = 'device';
+		o.placeholder = 'mip4d0';
+		o.depends(roleProxy);
+		o.modalonly = true;
+
+		o = s.option(form.Value, 'mtu', _('Path MTU'));
+		o.datatype = 'range(576,9000)';
+		o.placeholder = '1500';
+		o.depends(roleProxy);
+		o.modalonly = true;
+
+		// the proxy's clients
+		s = m.section(form.GridSection, 'proxy_client', _('Proxied clients'),
+			_('Laptops by MAC, with the identity they register under and their key (or one derived from the master key)'));
+		s.anonymous = true;
+		s.addremove = true;
+		s.nodescriptions = true;
+
+		o = s.option(form.Value, 'mac', _('MAC'));
+		o.datatype = 'macaddr';
+		o.rmempty = false;
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'nai', _('NAI'));
+		o.datatype = 'string';
+		o.rmempty = false;
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'home_address', _('Home address'), _('Empty: from the home agent\'s pool'));
+		o.datatype = 'ip4addr';
+		o.depends(roleProxy);
+
+		o = s.option(form.Value, 'spi', _('SPI'), _('With a key of its own'));
+		o.datatype = 'range(256,4294967295)';
+		o.depends(roleProxy);
+		o.modalonly = true;
+
+		keyOption(s, roleProxy, true);
+
+		o = s.option(form.ListValue, 'algorithm', _('Algorithm'));
+		o.value('hmac-md5', 'HMAC-MD5');
+		o.value('keyed-md5', _('keyed-MD5 (legacy)'));
+		o.default = 'hmac-md5';
+		o.depends(roleProxy);
+		o.modalonly = true;
 
 		// mobile node
 		s = m.section(form.NamedSection, 'mobilenode', 'mobilenode', _('Mobile node'));
