@@ -19,19 +19,6 @@ import (
 	"github.com/mip4d/mip4d/agent/wire"
 )
 
-// faTable is the policy routing table the visitors' reverse-tunnelled
-// traffic takes (a default route into the agent's TUN device); rule
-// faRulePrio per visitor sends what arrives on the visitors' link from its
-// home address there (RFC 3024 §4.2).
-const (
-	faTable    = 151
-	faRulePrio = 300
-)
-
-// faKeepaliveDefault is the RFC 3519 keepalive interval toward a home
-// agent that gave none (§4.9: 110 s).
-const faKeepaliveDefault = 110 * time.Second
-
 // faRunner is the foreign agent role.
 type faRunner struct {
 	o        Options
@@ -46,18 +33,9 @@ type faRunner struct {
 	coa      netip.Addr
 	linkAddr netip.Prefix
 	rl       *rateLog
-	// installed is what the kernel holds per visitor: its home address's
-	// route and neighbour entry on the link and, with reverse tunnelling,
-	// its policy rule (shared by parallel registrations of one address).
-	installed map[netip.Addr]*delivery
-	advAt     time.Time
-	kaAt      map[netip.Addr]time.Time // next keepalive per home agent
-}
-
-type delivery struct {
-	mac     net.HardwareAddr
-	reverse bool
-	keys    map[fa.Key]bool
+	visitors *linkDelivery
+	advAt    time.Time
+	ka       keepalives
 }
 
 // behindNAT reports whether a care-of address is private (RFC 1918, or
@@ -111,29 +89,13 @@ func faAddresses(nc *netconf.Net, c *config.FA) (coa netip.Addr, link netip.Pref
 	if len(as) == 0 {
 		return coa, link, fmt.Errorf("visitors' interface %s has no IPv4 address", c.Interface)
 	}
-	link = as[0]
-	if coa = c.Engine.CareOf; coa.IsValid() {
-		return coa, link, nil
-	}
-	up := c.Uplink
-	if up == "" {
-		rt, ok, err := nc.DefaultRoute()
-		if err != nil || !ok {
-			return coa, link, errors.New("no default route, so no uplink to take the care-of address from (set uplink or care_of)")
-		}
-		up = rt.Dev
-	}
-	as, err = nc.Addrs(up)
-	if err != nil || len(as) == 0 {
-		return coa, link, fmt.Errorf("uplink %s has no IPv4 address for the care-of address", up)
-	}
-	return as[0].Addr(), link, nil
+	coa, err = uplinkAddress(nc, c.Uplink, c.Engine.CareOf)
+	return coa, as[0], err
 }
 
 func runFA(ctx context.Context, c *config.Config, o Options, srv *control.Server) error {
 	a := c.FA
-	r := &faRunner{o: o, log: o.Log.With("role", "fa"), c: a, started: o.now(),
-		installed: map[netip.Addr]*delivery{}, kaAt: map[netip.Addr]time.Time{}}
+	r := &faRunner{o: o, log: o.Log.With("role", "fa"), c: a, started: o.now(), ka: keepalives{}}
 	r.rl = newRateLog(r.log, 20, 10*time.Second, o.now)
 	var err error
 	if r.nc, err = netconf.New(); err != nil {
@@ -161,6 +123,7 @@ func runFA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	if r.eng, err = newFAEngine(a, r.coa, r.linkAddr); err != nil {
 		return err
 	}
+	r.visitors = newLinkDelivery(r.nc, a.Interface)
 	for _, k := range []string{"net.ipv4.ip_forward", "net.ipv4.conf." + a.Interface + ".rp_filter"} {
 		v := "1"
 		if k != "net.ipv4.ip_forward" {
@@ -215,7 +178,7 @@ func runFA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	}
 	r.frames = make(chan linkio.Frame, 256)
 	go r.readLink(ctx)
-	defer r.unrouteAll()
+	defer r.visitors.removeAll()
 
 	l := newLoop()
 	srv.Handle("status", func(ctx context.Context) (any, error) {
@@ -314,18 +277,7 @@ func (r *faRunner) recheck() error {
 }
 
 func (r *faRunner) nextTimer() time.Time {
-	t := r.eng.NextTimer()
-	for _, at := range []time.Time{r.advAt} {
-		if !at.IsZero() && (t.IsZero() || at.Before(t)) {
-			t = at
-		}
-	}
-	for _, at := range r.kaAt {
-		if t.IsZero() || at.Before(t) {
-			t = at
-		}
-	}
-	return t
+	return earliest(r.eng.NextTimer(), r.advAt, r.ka.next())
 }
 
 func (r *faRunner) tick(now time.Time) {
@@ -333,14 +285,10 @@ func (r *faRunner) tick(now time.Time) {
 	if !now.Before(r.advAt) {
 		r.advertise(netip.AddrPort{}, nil)
 	}
-	for ha, at := range r.kaAt {
-		if now.Before(at) {
-			continue
-		}
+	for _, ha := range r.ka.due(now, r.keepaliveEvery) {
 		if err := r.plane.SendKeepalive(ha); err != nil {
 			r.log.Debug("keepalive not sent", "home_agent", ha, "err", err)
 		}
-		r.kaAt[ha] = now.Add(r.keepaliveEvery(ha))
 	}
 }
 
@@ -354,7 +302,7 @@ func (r *faRunner) keepaliveEvery(ha netip.Addr) time.Duration {
 		}
 	}
 	if d == 0 {
-		d = faKeepaliveDefault
+		d = keepaliveDefault
 	}
 	return d
 }
@@ -447,25 +395,30 @@ func (r *faRunner) apply(res fa.Result) {
 		switch ev.Kind {
 		case fa.VisitorRemoved:
 			r.log.Info("visitor removed", "mac", v.MAC, "home", v.HomeAddr, "home_agent", v.HomeAgent, "reason", ev.Reason)
-			r.undeliver(v)
+			r.visitors.remove(visitorKey(v), v.HomeAddr)
 		default:
 			if ev.Kind == fa.VisitorAdded {
 				r.log.Info("visitor added", "mac", v.MAC, "home", v.HomeAddr, "home_agent", v.HomeAgent, "nai", v.NAI,
 					"udp", v.UDP, "reverse_tunnel", v.ReverseTunnel, "colocated", v.Colocated, "lifetime", v.Lifetime)
 			}
 			if !v.Colocated {
-				if err := r.deliver(v); err != nil {
+				if err := r.visitors.add(visitorKey(v), net.HardwareAddr(v.MAC[:]), v.HomeAddr, v.ReverseTunnel); err != nil {
 					r.log.Error("cannot set up delivery to a visitor", "home", v.HomeAddr, "err", err)
-				}
-			}
-			if v.UDP {
-				if _, ok := r.kaAt[v.HomeAgent]; !ok {
-					r.kaAt[v.HomeAgent] = r.o.now().Add(r.keepaliveEvery(v.HomeAgent))
 				}
 			}
 		}
 	}
-	r.pruneKeepalives()
+	live := map[netip.Addr]time.Duration{}
+	for _, v := range r.eng.Visitors() {
+		if v.UDP {
+			live[v.HomeAgent] = r.keepaliveEvery(v.HomeAgent)
+		}
+	}
+	r.ka.set(live, r.o.now())
+}
+
+func visitorKey(v fa.Visitor) fa.Key {
+	return fa.Key{MAC: v.MAC, HomeAddr: v.HomeAddr, HomeAgent: v.HomeAgent}
 }
 
 // send puts one engine packet on its way: to a mobile node on the link,
@@ -485,85 +438,6 @@ func (r *faRunner) send(p fa.Packet) {
 	}
 	if err := r.plane.SendControl(dataplane.ControlMessage{Src: p.Src, Dst: p.Dst, Data: p.Data}); err != nil {
 		r.rl.Log(slog.LevelWarn, "send", "cannot send to a home agent", "to", p.Dst, "err", err)
-	}
-}
-
-// deliver installs what takes traffic to and from a visitor: its home
-// address routed onto the link with a permanent neighbour entry (its MAC
-// from the registration, RFC 5944 §4.6), and, with reverse tunnelling,
-// the rule that sends what it sends into the TUN device.
-func (r *faRunner) deliver(v fa.Visitor) error {
-	d := r.installed[v.HomeAddr]
-	mac := net.HardwareAddr(v.MAC[:])
-	if d == nil {
-		d = &delivery{keys: map[fa.Key]bool{}}
-		r.installed[v.HomeAddr] = d
-	}
-	d.keys[fa.Key{MAC: v.MAC, HomeAddr: v.HomeAddr, HomeAgent: v.HomeAgent}] = true
-	if d.mac.String() != mac.String() {
-		if err := r.nc.SetNeighbor(r.c.Interface, v.HomeAddr, mac); err != nil {
-			return err
-		}
-		if err := r.nc.ReplaceRoute(netconf.Route{Dst: netip.PrefixFrom(v.HomeAddr, 32), Dev: r.c.Interface}); err != nil {
-			return err
-		}
-		d.mac = mac
-	}
-	if v.ReverseTunnel && !d.reverse {
-		if err := r.nc.AddRule(visitorRule(r.c.Interface, v.HomeAddr)); err != nil {
-			return err
-		}
-		d.reverse = true
-	}
-	return nil
-}
-
-func visitorRule(link string, hoa netip.Addr) netconf.Rule {
-	return netconf.Rule{Src: netip.PrefixFrom(hoa, 32), IIf: link, Table: faTable, Priority: faRulePrio}
-}
-
-// undeliver removes a visitor's delivery once no registration of its home
-// address is left.
-func (r *faRunner) undeliver(v fa.Visitor) {
-	d := r.installed[v.HomeAddr]
-	if d == nil {
-		return
-	}
-	delete(d.keys, fa.Key{MAC: v.MAC, HomeAddr: v.HomeAddr, HomeAgent: v.HomeAgent})
-	if len(d.keys) > 0 {
-		return
-	}
-	r.remove(v.HomeAddr, d)
-}
-
-func (r *faRunner) remove(hoa netip.Addr, d *delivery) {
-	if d.reverse {
-		_ = r.nc.DelRule(visitorRule(r.c.Interface, hoa))
-	}
-	_ = r.nc.DelRoute(netconf.Route{Dst: netip.PrefixFrom(hoa, 32), Dev: r.c.Interface})
-	_ = r.nc.DelNeighbor(r.c.Interface, hoa)
-	delete(r.installed, hoa)
-}
-
-// pruneKeepalives forgets home agents with no UDP-tunnelled visitor left.
-func (r *faRunner) pruneKeepalives() {
-	live := map[netip.Addr]bool{}
-	for _, v := range r.eng.Visitors() {
-		if v.UDP {
-			live[v.HomeAgent] = true
-		}
-	}
-	for ha := range r.kaAt {
-		if !live[ha] {
-			delete(r.kaAt, ha)
-		}
-	}
-}
-
-// unrouteAll removes every visitor's delivery (shutdown).
-func (r *faRunner) unrouteAll() {
-	for hoa, d := range r.installed {
-		r.remove(hoa, d)
 	}
 }
 

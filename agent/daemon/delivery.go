@@ -1,0 +1,180 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/netconf"
+)
+
+// faTable is the policy routing table mobile nodes' reverse-tunnelled
+// traffic takes at a foreign agent or proxy (a default route into the
+// agent's TUN device); rule faRulePrio per node sends what arrives on the
+// link from its home address there (RFC 3024 §4.2).
+const (
+	faTable    = 151
+	faRulePrio = 300
+)
+
+// linkDelivery installs and removes what serves mobile nodes on a link —
+// a foreign agent's visitors, a proxy's clients: each home address routed
+// onto the link with a permanent neighbour entry (the MAC from the
+// registration or the DHCP exchange: no ARP for it, RFC 5944 §4.6), and,
+// with reverse tunnelling, the rule that sends what the node sends into
+// the TUN device. Several registrations may share a home address (RFC
+// 5265 §3.5 parallel registrations); the last one out removes it.
+type linkDelivery struct {
+	nc        *netconf.Net
+	link      string
+	installed map[netip.Addr]*delivery
+}
+
+type delivery struct {
+	mac     net.HardwareAddr
+	reverse bool
+	keys    map[any]bool
+}
+
+func newLinkDelivery(nc *netconf.Net, link string) *linkDelivery {
+	return &linkDelivery{nc: nc, link: link, installed: map[netip.Addr]*delivery{}}
+}
+
+// add serves hoa at mac for the registration key.
+func (l *linkDelivery) add(key any, mac net.HardwareAddr, hoa netip.Addr, reverse bool) error {
+	d := l.installed[hoa]
+	if d == nil {
+		d = &delivery{keys: map[any]bool{}}
+		l.installed[hoa] = d
+	}
+	d.keys[key] = true
+	if d.mac.String() != mac.String() {
+		if err := l.nc.SetNeighbor(l.link, hoa, mac); err != nil {
+			return err
+		}
+		if err := l.nc.ReplaceRoute(netconf.Route{Dst: netip.PrefixFrom(hoa, 32), Dev: l.link}); err != nil {
+			return err
+		}
+		d.mac = mac
+	}
+	if reverse && !d.reverse {
+		if err := l.nc.AddRule(l.rule(hoa)); err != nil {
+			return err
+		}
+		d.reverse = true
+	}
+	return nil
+}
+
+func (l *linkDelivery) rule(hoa netip.Addr) netconf.Rule {
+	return netconf.Rule{Src: netip.PrefixFrom(hoa, 32), IIf: l.link, Table: faTable, Priority: faRulePrio}
+}
+
+// remove drops registration key of hoa, and hoa's delivery with its last.
+func (l *linkDelivery) remove(key any, hoa netip.Addr) {
+	d := l.installed[hoa]
+	if d == nil {
+		return
+	}
+	delete(d.keys, key)
+	if len(d.keys) == 0 {
+		l.drop(hoa, d)
+	}
+}
+
+func (l *linkDelivery) drop(hoa netip.Addr, d *delivery) {
+	if d.reverse {
+		_ = l.nc.DelRule(l.rule(hoa))
+	}
+	_ = l.nc.DelRoute(netconf.Route{Dst: netip.PrefixFrom(hoa, 32), Dev: l.link})
+	_ = l.nc.DelNeighbor(l.link, hoa)
+	delete(l.installed, hoa)
+}
+
+// removeAll removes every delivery (shutdown).
+func (l *linkDelivery) removeAll() {
+	for hoa, d := range l.installed {
+		l.drop(hoa, d)
+	}
+}
+
+// keepalives schedules RFC 3519 §4.9 keepalives toward each home agent
+// an agent has UDP tunnels with (a foreign agent or proxy behind a NAT).
+type keepalives map[netip.Addr]time.Time
+
+// keepaliveDefault is the interval toward a home agent that gave none
+// (RFC 3519 §4.9: 110 s).
+const keepaliveDefault = 110 * time.Second
+
+// set keeps exactly the home agents of live (with their intervals)
+// scheduled; a new one first fires one interval from now.
+func (k keepalives) set(live map[netip.Addr]time.Duration, now time.Time) {
+	for ha := range k {
+		if _, ok := live[ha]; !ok {
+			delete(k, ha)
+		}
+	}
+	for ha, every := range live {
+		if _, ok := k[ha]; !ok {
+			k[ha] = now.Add(every)
+		}
+	}
+}
+
+// due returns the home agents whose keepalive is due and schedules their
+// next one.
+func (k keepalives) due(now time.Time, every func(netip.Addr) time.Duration) []netip.Addr {
+	var out []netip.Addr
+	for ha, at := range k {
+		if !now.Before(at) {
+			out = append(out, ha)
+			k[ha] = now.Add(every(ha))
+		}
+	}
+	return out
+}
+
+// next is the earliest keepalive (zero: none).
+func (k keepalives) next() time.Time {
+	var t time.Time
+	for _, at := range k {
+		if t.IsZero() || at.Before(t) {
+			t = at
+		}
+	}
+	return t
+}
+
+// earliest is the earliest non-zero time of ts (zero: none).
+func earliest(ts ...time.Time) time.Time {
+	var t time.Time
+	for _, x := range ts {
+		if !x.IsZero() && (t.IsZero() || x.Before(t)) {
+			t = x
+		}
+	}
+	return t
+}
+
+// uplinkAddress is an agent's care-of address: the configured one, or
+// the primary address of the uplink (the default route's interface when
+// none is named).
+func uplinkAddress(nc *netconf.Net, uplink string, configured netip.Addr) (netip.Addr, error) {
+	if configured.IsValid() {
+		return configured, nil
+	}
+	if uplink == "" {
+		rt, ok, err := nc.DefaultRoute()
+		if err != nil || !ok {
+			return netip.Addr{}, errors.New("no default route, so no uplink to take the care-of address from (set uplink or care_of)")
+		}
+		uplink = rt.Dev
+	}
+	as, err := nc.Addrs(uplink)
+	if err != nil || len(as) == 0 {
+		return netip.Addr{}, fmt.Errorf("uplink %s has no IPv4 address for the care-of address", uplink)
+	}
+	return as[0].Addr(), nil
+}
