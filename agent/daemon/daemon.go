@@ -66,6 +66,8 @@ func Run(ctx context.Context, c *config.Config, o Options) error {
 		err = runMN(ctx, c, o, srv)
 	case config.RoleFA:
 		err = runFA(ctx, c, o, srv)
+	case config.RoleProxy:
+		err = runProxy(ctx, c, o, srv)
 	default:
 		err = fmt.Errorf("role %q is not implemented by this mip4d", c.Role)
 	}

@@ -21,6 +21,7 @@ type Status struct {
 	HA        *HAStatus       `json:"ha,omitempty"`
 	MN        *MNStatus       `json:"mn,omitempty"`
 	FA        *FAStatus       `json:"fa,omitempty"`
+	Proxy     *ProxyStatus    `json:"proxy,omitempty"`
 	DataPlane json.RawMessage `json:"dataplane,omitempty"`
 }
 
@@ -59,6 +60,16 @@ type FAStatus struct {
 	Visitors    any          `json:"visitors"`
 	Pending     int          `json:"pending"`
 	Counters    any          `json:"counters"`
+}
+
+// ProxyStatus is the proxy's part: its clients (MAC, NAI, home address,
+// state, binding age, counters; never a key) and its DHCP server.
+type ProxyStatus struct {
+	Interface string     `json:"interface"`
+	Gateway   netip.Addr `json:"gateway"`
+	Proxy     any        `json:"proxy"`
+	Counters  any        `json:"counters"`
+	DHCP      any        `json:"dhcp"`
 }
 
 // BindingRow is one line of `mip4d bindings --json`.

@@ -104,6 +104,18 @@ func prefixOf(n *net.IPNet) netip.Prefix {
 	return netip.PrefixFrom(a.Unmap(), ones)
 }
 
+// SetHardwareAddr gives dev the MAC address mac.
+func (n *Net) SetHardwareAddr(dev string, mac net.HardwareAddr) error {
+	l, err := n.link(dev)
+	if err != nil {
+		return err
+	}
+	if l.Attrs().HardwareAddr.String() == mac.String() {
+		return nil
+	}
+	return n.h.LinkSetHardwareAddr(l, mac)
+}
+
 // ReplaceAddr puts address p on dev (no error if it is already there).
 func (n *Net) ReplaceAddr(dev string, p netip.Prefix) error {
 	l, err := n.link(dev)

@@ -83,7 +83,9 @@
 //
 //  1. On a revocation the proxy acknowledges, removes the binding
 //     (ClientRevoked) and probes the MAC. Gone (the normal move): done.
-//  2. Still here: a conflict (ClientConflict, counted, in status). If its
+//     A DHCP request from it after the revocation is a new attachment
+//     (it moved back, fast roaming): it registers again, no conflict.
+//  2. Still here — it answers the probe: a conflict (ClientConflict, counted, in status). If its
 //     binding was at least ConflictWindow (60 s) old — the incumbent — it
 //     registers again at once and takes the binding back ("reclaim").
 //  3. The other proxy's binding, a few seconds old, is revoked in turn;

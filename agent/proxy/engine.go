@@ -274,13 +274,19 @@ func (e *Engine) Attach(mac MAC, now time.Time) Output {
 	if c := e.clients[mac]; c != nil {
 		c.lastSeen = now
 		switch c.state {
-		case Confirming, Revoked:
+		case Confirming:
 			if c.probing {
 				return e.present(c, now)
 			}
-			if c.state == Revoked {
-				return e.register(c, now) // came back after the move
-			}
+		case Revoked:
+			// A DHCP request after the revocation is the client attaching
+			// here again — it moved back, perhaps within the probe's
+			// window — not proof that it stayed here while another proxy
+			// held it: register again. A MAC in two places at once is
+			// caught by a probe answered while the other proxy holds the
+			// binding (ClientPresent), and the conflict rule settles it.
+			c.probing = false
+			return e.register(c, now)
 		case Deregistering:
 			return e.register(c, now) // back before the deregistration finished
 		case Denied:

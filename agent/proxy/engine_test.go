@@ -431,6 +431,32 @@ func TestMoveRevokes(t *testing.T) {
 	}
 }
 
+// TestMoveBackWithinProbe: the laptop moves hs1 → hs2 → hs1 within
+// hs1's post-revocation probe window (fast roaming). Its DHCP request at
+// hs1 is a new attachment, not proof that it stayed: hs1 registers it
+// again — no conflict, no quarantine — and hs2 is revoked.
+func TestMoveBackWithinProbe(t *testing.T) {
+	l := newLab(t, nil, nil)
+	p1, p2 := l.p[hs1], l.p[hs2]
+	bind(t, l, hs1, laptop, t0)
+	now := t0.Add(10 * time.Second) // a young binding: a conflict would quarantine
+	l.run(hs2, p2.Attach(laptop, now), now)
+	if kinds(l.take(hs1)) != "revoked" || kinds(l.take(hs2)) != "bound" {
+		t.Fatal("the move to hs2")
+	}
+	back := now.Add(900 * time.Millisecond)
+	l.run(hs1, p1.Attach(laptop, back), back)
+	if ev := l.take(hs1); kinds(ev) != "bound" {
+		t.Fatalf("back at hs1 within the probe: %v, want bound", kinds(ev))
+	}
+	if kinds(l.take(hs2)) != "revoked" || p1.Counters.Conflicts.Load() != 0 {
+		t.Fatalf("hs2 not revoked, or a conflict counted (%d)", p1.Counters.Conflicts.Load())
+	}
+	if st, _ := p1.ClientState(laptop); st != Bound {
+		t.Fatalf("hs1 state %v", st)
+	}
+}
+
 // TestMACSpoofConflict is the engine's side of the MAC-spoof rule
 // (package doc): a client spoofing the laptop's MAC on hs2 while the
 // laptop is attached to hs1 gets the binding for a moment; hs1, the

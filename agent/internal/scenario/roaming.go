@@ -57,6 +57,11 @@ type Roaming struct {
 	// FAs: the hotspots run foreign agents (S2, AddFAs); FAProcs are them.
 	FAs     bool
 	FAProcs []*lab.Proc
+	// AfterMove, when set, runs after each MoveTo (S5: the laptop's DHCP
+	// client asks again, as an OS does on re-association); DHCPClient is
+	// that client.
+	AfterMove  func(hs int) error
+	DHCPClient *lab.Proc
 	// At is the access network the mobile node is on (1 or 2; 0: none).
 	At int
 	// Keepalive is the NAT keepalive interval the HA gives, seconds.
@@ -259,7 +264,13 @@ func (r *Roaming) waitSocket(name string, p *lab.Proc) error {
 // comes up, gets its address and default route (what DHCP would give).
 func (r *Roaming) MoveTo(hs int) error {
 	if r.FAs {
-		return r.moveFA(hs)
+		if err := r.moveFA(hs); err != nil {
+			return err
+		}
+		if r.AfterMove != nil {
+			return r.AfterMove(hs)
+		}
+		return nil
 	}
 	dev := fmt.Sprintf("hs%d", hs)
 	cmds := []string{}
@@ -411,7 +422,7 @@ func (r *Roaming) WaitRegistered(coa netip.Addr, timeout time.Duration) (MNState
 // Logs returns the tail of both daemons' logs, for failure reports.
 func (r *Roaming) Logs() string {
 	var b strings.Builder
-	for _, p := range append([]*lab.Proc{r.HA, r.IHAProc, r.MN}, r.FAProcs...) {
+	for _, p := range append([]*lab.Proc{r.HA, r.IHAProc, r.MN, r.DHCPClient}, r.FAProcs...) {
 		if p != nil {
 			fmt.Fprintf(&b, "--- %s\n%s\n", p.Name, p.Output())
 		}

@@ -1,0 +1,433 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/mip4d/mip4d/agent/config"
+	"github.com/mip4d/mip4d/agent/control"
+	"github.com/mip4d/mip4d/agent/dataplane"
+	"github.com/mip4d/mip4d/agent/dhcpserve"
+	"github.com/mip4d/mip4d/agent/fa"
+	"github.com/mip4d/mip4d/agent/linkio"
+	"github.com/mip4d/mip4d/agent/netconf"
+	"github.com/mip4d/mip4d/agent/proxy"
+	"github.com/mip4d/mip4d/agent/wire"
+)
+
+// proxyRunner is the proxy role (RFC 5563): Mobile IP on the hotspot
+// router for laptops with only a DHCP client. A client's DHCP request
+// makes the engine register it with its home agent from this router's
+// care-of address; the DHCP answer, held until then, gives it its home
+// address and the gateway every hotspot shares; the data plane is the
+// foreign agent's (the client is delivered to on the link, its traffic
+// reverse-tunnelled to the home agent).
+type proxyRunner struct {
+	o       Options
+	log     *slog.Logger
+	c       *config.Proxy
+	eng     *proxy.Engine
+	dhcp    *dhcpserve.Server
+	conn    *dhcpserve.Conn
+	plane   *dataplane.FA
+	nc      *netconf.Net
+	arp     *linkio.ARPSocket
+	clients *linkDelivery
+	ka      keepalives
+	coa     netip.Addr
+	gateway netip.Addr
+	started time.Time
+	rl      *rateLog
+	// bound is what the data plane and the kernel serve per client.
+	bound map[proxy.MAC]proxy.Binding
+}
+
+type arpReply struct {
+	mac net.HardwareAddr
+	ip  netip.Addr
+}
+
+func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Server) error {
+	pc := c.Proxy
+	r := &proxyRunner{o: o, log: o.Log.With("role", "proxy"), c: pc, started: o.now(), ka: keepalives{},
+		bound: map[proxy.MAC]proxy.Binding{}, gateway: pc.DHCP.ServerID}
+	r.rl = newRateLog(r.log, 20, 10*time.Second, o.now)
+	var err error
+	if r.nc, err = netconf.New(); err != nil {
+		return err
+	}
+	defer r.nc.Close()
+	changes := make(chan netconf.Change, 64)
+	if err := r.nc.Watch(ctx, changes); err != nil {
+		return err
+	}
+	for {
+		if r.coa, err = uplinkAddress(r.nc, pc.Uplink, pc.Engine.CareOf); err == nil {
+			break
+		}
+		r.rl.Log(slog.LevelWarn, "addresses", "waiting for the care-of address", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changes:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	cfg := pc.Engine
+	cfg.CareOf = r.coa
+	switch pc.UDPTunnel {
+	case "1":
+		cfg.UDPTunnel = true
+	case "auto":
+		cfg.UDPTunnel = behindNAT(r.coa)
+	}
+	if r.eng, err = proxy.New(cfg, nil); err != nil {
+		return err
+	}
+	if r.dhcp, err = dhcpserve.New(pc.DHCP, r.eng); err != nil {
+		return err
+	}
+	if err := r.setupLink(); err != nil {
+		return err
+	}
+	r.clients = newLinkDelivery(r.nc, pc.Interface)
+	defer r.clients.removeAll()
+
+	// The data plane: the foreign agent's, on the care-of address.
+	dpc := dataplane.FAConfig{CareOf: r.coa, Options: dataplane.Options{PathMTU: pc.MTU}}
+	tun, err := dataplane.OpenTUN(pc.TUN, dpc.DeviceMTU(false))
+	if err != nil {
+		return fmt.Errorf("TUN device %s: %w", pc.TUN, err)
+	}
+	var conns dataplane.HAConns
+	closeAll := func() {
+		tun.Close()
+		for _, c := range []dataplane.Conn{conns.UDP, conns.IPIP} {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}
+	if conns.UDP, err = dataplane.ListenUDP(netip.AddrPortFrom(r.coa, wire.Port)); err != nil {
+		closeAll()
+		return fmt.Errorf("UDP %v:%d: %w", r.coa, wire.Port, err)
+	}
+	if conns.IPIP, err = dataplane.ListenRaw(wire.ProtoIPIP, r.coa); err != nil {
+		closeAll()
+		return fmt.Errorf("IP-in-IP socket: %w", err)
+	}
+	if r.plane, err = dataplane.NewFA(dpc, tun, conns); err != nil {
+		closeAll()
+		return err
+	}
+	defer r.plane.Close()
+	if err := netconf.Sysctl("net.ipv4.conf."+pc.TUN+".rp_filter", "0"); err != nil {
+		r.log.Warn("cannot turn off rp_filter on the TUN device", "err", err)
+	}
+	defRoute := netconf.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: pc.TUN, Table: faTable}
+	if err := r.nc.ReplaceRoute(defRoute); err != nil {
+		return fmt.Errorf("reverse tunnel table: %w", err)
+	}
+	defer r.nc.DelRoute(defRoute)
+
+	// DHCP on the clients' link, and ARP to confirm a client is there.
+	if r.conn, err = dhcpserve.Listen(pc.Interface, &r.dhcp.Counters); err != nil {
+		return fmt.Errorf("DHCP server on %s: %w", pc.Interface, err)
+	}
+	defer r.conn.Close()
+	dhcpIn := make(chan []byte, 64)
+	go func() {
+		if err := r.conn.Run(ctx, dhcpIn); err != nil {
+			r.log.Error("DHCP socket failed", "err", err)
+		}
+	}()
+	if r.arp, err = linkio.OpenARP(pc.Interface); err != nil {
+		return fmt.Errorf("ARP on %s: %w", pc.Interface, err)
+	}
+	arpIn := make(chan arpReply, 64)
+	go r.readARP(ctx, arpIn)
+
+	l := newLoop()
+	srv.Handle("status", func(ctx context.Context) (any, error) {
+		var s Status
+		err := l.do(ctx, func() { s = r.status() })
+		return s, err
+	})
+	srv.Handle("bindings", func(ctx context.Context) (any, error) {
+		var cs []proxy.ClientStatus
+		err := l.do(ctx, func() { cs = r.eng.Status(r.o.now()).Clients })
+		return cs, err
+	})
+
+	planeErr := make(chan error, 1)
+	go func() { planeErr <- r.plane.Run(ctx) }()
+	r.log.Info("proxy running", "care_of", r.coa, "home_agent", cfg.HomeAgent, "clients_link", pc.Interface,
+		"gateway", r.gateway, "udp_tunnel", cfg.UDPTunnel, "known_clients", len(cfg.Clients), "guests", cfg.UnknownNAI != "")
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := o.now()
+		timerAt(timer, earliest(r.eng.NextTimer(), r.dhcp.NextTimer(), r.ka.next()), now)
+		select {
+		case <-ctx.Done():
+			r.apply(r.eng.Stop(o.now())) // deregister every client
+			return nil
+		case err := <-planeErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("data plane stopped: %w", err)
+		case f := <-l.calls:
+			f()
+		case b := <-dhcpIn:
+			r.dhcpMessage(b)
+		case a := <-arpIn:
+			r.arpReply(a)
+		case m := <-r.plane.Control():
+			r.control(m)
+		case <-changes:
+			drain(changes)
+			if coa, err := uplinkAddress(r.nc, pc.Uplink, pc.Engine.CareOf); err == nil && coa != r.coa {
+				// Sockets are bound to the care-of address and bindings
+				// name it: start again with the new one; clients
+				// register again as they renew.
+				r.apply(r.eng.Stop(o.now()))
+				return fmt.Errorf("care-of address %v changed to %v: restarting", r.coa, coa)
+			}
+		case <-timer.C:
+			now := o.now()
+			r.apply(r.eng.Tick(now))
+			for _, ev := range r.dhcp.Tick(now) {
+				r.dhcpEvent(ev, now)
+			}
+			for _, ha := range r.ka.due(now, r.keepaliveEvery) {
+				if err := r.plane.SendKeepalive(ha); err != nil {
+					r.log.Debug("keepalive not sent", "home_agent", ha, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// setupLink makes the clients' link the gateway every hotspot shares: the
+// gateway address (the DHCP server identifier) on it, the shared MAC when
+// configured, proxy ARP when clients think a whole subnet is on-link, no
+// reverse-path filter (the clients' addresses belong elsewhere).
+func (r *proxyRunner) setupLink() error {
+	pc := r.c
+	if len(pc.GatewayMAC) > 0 {
+		if err := r.nc.SetHardwareAddr(pc.Interface, pc.GatewayMAC); err != nil {
+			return fmt.Errorf("gateway MAC on %s: %w", pc.Interface, err)
+		}
+	}
+	if err := r.nc.ReplaceAddr(pc.Interface, netip.PrefixFrom(r.gateway, 32)); err != nil {
+		return fmt.Errorf("gateway address on %s: %w", pc.Interface, err)
+	}
+	sysctls := map[string]string{"net.ipv4.ip_forward": "1", "net.ipv4.conf." + pc.Interface + ".rp_filter": "0"}
+	if pc.DHCP.Network.IsValid() {
+		// Clients send to any address of their "subnet" on-link: answer
+		// for all of them (they route through us anyway).
+		sysctls["net.ipv4.conf."+pc.Interface+".proxy_arp"] = "1"
+	}
+	for k, v := range sysctls {
+		if err := netconf.Sysctl(k, v); err != nil {
+			r.log.Warn("cannot set "+k, "err", err)
+		}
+	}
+	return nil
+}
+
+// readARP feeds ARP replies from the clients' link to the engine goroutine.
+func (r *proxyRunner) readARP(ctx context.Context, out chan<- arpReply) {
+	go func() {
+		<-ctx.Done()
+		r.arp.Close()
+	}()
+	buf := make([]byte, 1514)
+	for {
+		m, err := r.arp.Read(buf)
+		if err != nil {
+			return
+		}
+		select {
+		case out <- arpReply{mac: append(net.HardwareAddr(nil), m.SenderMAC...), ip: m.SenderIP}:
+		default:
+		}
+	}
+}
+
+// arpReply: a client answered for its home address — it is still here
+// (RFC 5563 §4.4).
+func (r *proxyRunner) arpReply(a arpReply) {
+	mac, ok := proxy.MACFrom(a.mac)
+	if !ok {
+		return
+	}
+	if b, ok := r.bound[mac]; ok && b.HomeAddr == a.ip {
+		r.apply(r.eng.ClientPresent(mac, r.o.now()))
+	}
+}
+
+// dhcpMessage hands one DHCP message from the link to the server.
+func (r *proxyRunner) dhcpMessage(b []byte) {
+	now := r.o.now()
+	reply, ev := r.dhcp.HandleBytes(b, now)
+	r.sendDHCP(reply)
+	r.dhcpEvent(ev, now)
+}
+
+// dhcpEvent passes what the DHCP server learnt on to the engine.
+func (r *proxyRunner) dhcpEvent(ev dhcpserve.Event, now time.Time) {
+	mac, ok := proxy.MACFrom(ev.MAC)
+	if !ok {
+		return
+	}
+	switch ev.Kind {
+	case dhcpserve.Attach:
+		r.log.Debug("client asks for its address", "mac", mac)
+		r.apply(r.eng.Attach(mac, now))
+	case dhcpserve.Present:
+		r.apply(r.eng.ClientPresent(mac, now))
+	case dhcpserve.Release, dhcpserve.Decline, dhcpserve.LeaseExpired:
+		r.apply(r.eng.Release(mac, "dhcp "+ev.Kind.String(), now))
+	}
+}
+
+// sendDHCP sends the server's answer (nil: none).
+func (r *proxyRunner) sendDHCP(m *dhcpv4.DHCPv4) {
+	if m == nil {
+		return
+	}
+	if err := r.conn.Send(m); err != nil {
+		r.rl.Log(slog.LevelWarn, "dhcp", "cannot send a DHCP answer", "type", m.MessageType(), "err", err)
+	}
+}
+
+// control handles a message from the home agent on the care-of address's
+// port 434: a Registration Reply or a Registration Revocation.
+func (r *proxyRunner) control(m dataplane.ControlMessage) {
+	if len(m.Data) == 0 {
+		return
+	}
+	now := r.o.now()
+	switch wire.MsgType(m.Data[0]) {
+	case wire.MsgRegistrationReply:
+		r.apply(r.eng.HandleReply(m.Src, m.Data, now))
+	case wire.MsgRevocation:
+		r.apply(r.eng.HandleRevocation(m.Src, m.Data, now))
+	default:
+		r.rl.Log(slog.LevelDebug, "drop", "unexpected message from the uplink", "from", m.Src, "type", m.Data[0])
+	}
+}
+
+// apply carries out the engine's decisions: requests to the home agent,
+// presence probes on the link, and the clients' bindings in the data
+// plane, the kernel and the DHCP server.
+func (r *proxyRunner) apply(out proxy.Output) {
+	for _, p := range out.Send {
+		if err := r.plane.SendControl(dataplane.ControlMessage{Src: p.Src, Dst: p.Dst, Data: p.Data}); err != nil {
+			r.rl.Log(slog.LevelWarn, "send", "cannot send to the home agent", "to", p.Dst, "err", err)
+		}
+	}
+	for _, mac := range out.Probe {
+		b, ok := r.bound[mac]
+		if !ok {
+			continue
+		}
+		if err := r.arp.Probe(net.HardwareAddr(mac[:]), r.gateway, b.HomeAddr); err != nil {
+			r.rl.Log(slog.LevelWarn, "arp", "cannot probe a client", "mac", mac, "err", err)
+		}
+	}
+	now := r.o.now()
+	for _, ev := range out.Events {
+		b := ev.Binding
+		hw := net.HardwareAddr(b.MAC[:])
+		switch ev.Kind {
+		case proxy.ClientBound:
+			if old, ok := r.bound[b.MAC]; ok && old.HomeAddr != b.HomeAddr {
+				r.unserve(old)
+			}
+			r.bound[b.MAC] = b
+			if err := r.serve(b); err != nil {
+				r.log.Error("cannot serve a client", "mac", b.MAC, "home", b.HomeAddr, "err", err)
+			}
+			r.log.Info("client bound", "mac", b.MAC, "nai", b.NAI, "home", b.HomeAddr, "home_agent", b.HomeAgent,
+				"udp", b.UDP, "lifetime", b.Lifetime)
+			r.sendDHCP(r.dhcp.Ready(hw, now))
+		case proxy.ClientRenewed:
+			r.bound[b.MAC] = b
+		case proxy.ClientDenied:
+			r.log.Info("client refused", "mac", b.MAC, "nai", b.NAI, "code", int(ev.Code), "reason", ev.Reason)
+			r.sendDHCP(r.dhcp.Fail(hw, now))
+		case proxy.ClientReleased, proxy.ClientRevoked:
+			if old, ok := r.bound[b.MAC]; ok {
+				r.unserve(old)
+				delete(r.bound, b.MAC)
+			}
+			r.dhcp.Forget(hw)
+			r.log.Info("client "+ev.Kind.String(), "mac", b.MAC, "nai", b.NAI, "home", b.HomeAddr, "reason", ev.Reason)
+		case proxy.ClientConflict:
+			r.log.Warn("client's MAC registered elsewhere while it is still here", "mac", b.MAC, "nai", b.NAI, "decision", ev.Reason)
+		}
+	}
+	if len(out.Events) > 0 {
+		live := map[netip.Addr]time.Duration{}
+		for _, b := range r.bound {
+			if b.UDP {
+				live[b.HomeAgent] = r.keepaliveEvery(b.HomeAgent)
+			}
+		}
+		r.ka.set(live, now)
+	}
+}
+
+// visitorOf is a client as the foreign agent data plane sees it.
+func visitorOf(b proxy.Binding) fa.Visitor {
+	return fa.Visitor{MAC: fa.MAC(b.MAC), HomeAddr: b.HomeAddr, HomeAgent: b.HomeAgent, UDP: b.UDP, ReverseTunnel: true,
+		Keepalive: b.Keepalive, Lifetime: b.Lifetime}
+}
+
+// serve installs a client's delivery on the link and its tunnel.
+func (r *proxyRunner) serve(b proxy.Binding) error {
+	if err := r.clients.add(b.MAC, net.HardwareAddr(b.MAC[:]), b.HomeAddr, true); err != nil {
+		return err
+	}
+	return r.plane.Apply(fa.Event{Kind: fa.VisitorAdded, Visitor: visitorOf(b)})
+}
+
+func (r *proxyRunner) unserve(b proxy.Binding) {
+	r.clients.remove(b.MAC, b.HomeAddr)
+	if err := r.plane.Apply(fa.Event{Kind: fa.VisitorRemoved, Visitor: visitorOf(b)}); err != nil {
+		r.log.Error("data plane", "err", err)
+	}
+}
+
+// keepaliveEvery is the shortest interval the home agent asked of this
+// proxy's clients.
+func (r *proxyRunner) keepaliveEvery(ha netip.Addr) time.Duration {
+	d := time.Duration(0)
+	for _, b := range r.bound {
+		if b.HomeAgent == ha && b.UDP && b.Keepalive > 0 && (d == 0 || b.Keepalive < d) {
+			d = b.Keepalive
+		}
+	}
+	if d == 0 {
+		d = keepaliveDefault
+	}
+	return d
+}
+
+func (r *proxyRunner) status() Status {
+	now := r.o.now()
+	return Status{Role: "proxy", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
+		Proxy: &ProxyStatus{Interface: r.c.Interface, Gateway: r.gateway, Proxy: r.eng.Status(now),
+			Counters: r.eng.Counters.Snapshot(), DHCP: r.dhcp.Status(now)},
+		DataPlane: mustJSON(r.plane.Stats())}
+}

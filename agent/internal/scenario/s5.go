@@ -1,0 +1,190 @@
+package scenario
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/lab"
+	"github.com/mip4d/mip4d/agent/proxy"
+	"github.com/mip4d/mip4d/agent/uci"
+)
+
+// Scenario S5 (RFC 5563, DESIGN.md's local mobile node proxy): the
+// hotspots of S2 run mip4d in proxy mode instead of as foreign agents;
+// the laptop runs nothing of ours — busybox udhcpc on its radio and the
+// unmodified strongSwan client. The x-HA gives the laptop its address
+// from its pool (one address here, HoA, so the lab's checks apply as
+// they are) for the laptop's NAI, whose key the proxies derive from a
+// master secret. Every hotspot answers as the same gateway (address and
+// MAC), so the laptop sees no change when it moves; the proxy it moved to
+// registers it, and the home agent revokes the old one.
+var (
+	ProxyGateway    = netip.MustParseAddr("10.10.0.1")
+	ProxyGatewayMAC = "02:00:5e:10:00:01"
+	LaptopMAC       = "02:00:00:00:00:55"
+	proxyMaster     = "lab master secret for the proxies"
+)
+
+// BuildS5 is the acceptance lab with proxies' hotspots (S2's topology).
+func BuildS5(l *lab.Lab, bin string) (*Roaming, error) {
+	r, err := BuildS2(l, bin)
+	if err != nil {
+		return nil, err
+	}
+	return r, l.IP("mn", "link", "set", MNUplink, "address", LaptopMAC)
+}
+
+// S5HAConfig writes the home agent's configuration for S5: the laptop
+// known only by its NAI with the key the proxies derive, a pool, the
+// proxies' FA-HA keys, revocation on.
+func (r *Roaming) S5HAConfig() (string, error) {
+	f := &uci.File{}
+	section(f, "mip4d", "globals", "role", "ha", "log_level", "debug",
+		"state_dir", filepath.Join(r.L.Dir(), "ha-state"), "control_socket", r.Socket("ha"))
+	section(f, "homeagent", "homeagent", "address", HAAddr.String(), "home_network", HomeNet.String(),
+		"max_lifetime", "600", "keepalive", fmt.Sprint(r.Keepalive), "pool_start", HoA.String(), "pool_end", HoA.String())
+	key := fmt.Sprintf("0x%x", proxy.DeriveKey([]byte(proxyMaster), mnNAI))
+	section(f, "mobile_node", "", "nai", mnNAI, "spi", "256", "key", key)
+	for _, coa := range FACoAs[1:] {
+		section(f, "agent_peer", "", "address", coa.String(), "spi", faSPI, "key", faKey)
+	}
+	return r.writeConfig("ha", f)
+}
+
+// ProxyConfig writes hotspot hs's proxy configuration.
+func (r *Roaming) ProxyConfig(hs int) (string, error) {
+	name := fmt.Sprintf("fa%d", hs)
+	f := &uci.File{}
+	section(f, "mip4d", "globals", "role", "proxy", "log_level", "debug", "control_socket", r.Socket(name))
+	section(f, "proxy", "proxy", "interface", "lan", "uplink", "wan", "home_agent", HAAddr.String(),
+		"spi", faSPI, "key", faKey, "master_key", proxyMaster, "lifetime", fmt.Sprint(r.Lifetime),
+		"gateway", ProxyGateway.String(), "gateway_mac", ProxyGatewayMAC, "client_network", HomeNet.String())
+	section(f, "proxy_client", "", "mac", LaptopMAC, "nai", mnNAI)
+	return r.writeConfig(name, f)
+}
+
+// StartS5 starts the home agent and both proxies, puts the laptop on hs1
+// with its DHCP client, waits for its address, and brings the VPN up from
+// it.
+func (r *Roaming) StartS5() (*VPN, error) {
+	cfg, err := r.S5HAConfig()
+	if err != nil {
+		return nil, err
+	}
+	if r.HA, err = r.L.Start("ha", "ha", r.Bin, "run", "--config", cfg); err != nil {
+		return nil, err
+	}
+	if err := r.waitSocket("ha", r.HA); err != nil {
+		return nil, err
+	}
+	for hs := 1; hs <= 2; hs++ {
+		name := fmt.Sprintf("fa%d", hs)
+		cfg, err := r.ProxyConfig(hs)
+		if err != nil {
+			return nil, err
+		}
+		p, err := r.L.Start(name, name, r.Bin, "run", "--config", cfg)
+		if err != nil {
+			return nil, err
+		}
+		r.FAProcs = append(r.FAProcs, p)
+		if err := r.waitSocket(name, p); err != nil {
+			return nil, err
+		}
+	}
+	r.AfterMove = r.renewDHCP
+	if err := r.MoveTo(1); err != nil {
+		return nil, err
+	}
+	if err := r.startDHCPClient(); err != nil {
+		return nil, err
+	}
+	if err := r.waitLaptopAddr(HoA, 15*time.Second); err != nil {
+		return nil, err
+	}
+	return r.StartVPN(netip.Addr{}, false)
+}
+
+// dhcpScript is the laptop's udhcpc script: the stock one's address and
+// route handling, without writing resolv.conf (which would be the
+// host's: the namespace has none of its own).
+const dhcpScript = `#!/bin/sh
+case "$1" in
+deconfig)
+	ip link set "$interface" up
+	ip -4 addr flush dev "$interface"
+	;;
+bound|renew)
+	ip -4 addr replace "$ip/$mask" dev "$interface"
+	[ -n "$router" ] && ip -4 route replace default via "${router%% *}" dev "$interface"
+	echo "udhcpc $1: $ip/$mask router $router lease $lease serverid $serverid"
+	;;
+esac
+exit 0
+`
+
+// startDHCPClient runs busybox udhcpc on the laptop's radio.
+func (r *Roaming) startDHCPClient() error {
+	script := filepath.Join(r.L.Dir(), "udhcpc.script")
+	if err := os.WriteFile(script, []byte(dhcpScript), 0o755); err != nil {
+		return err
+	}
+	p, err := r.L.Start("mn", "udhcpc", "udhcpc", "-f", "-i", MNUplink, "-s", script, "-t", "20", "-T", "1", "-A", "1")
+	if err != nil {
+		return err
+	}
+	r.DHCPClient = p
+	return nil
+}
+
+// renewDHCP is what a laptop's OS does on re-association: it asks the
+// DHCP server again (udhcpc renews on SIGUSR1: a unicast REQUEST to the
+// server identifier, which every hotspot shares).
+func (r *Roaming) renewDHCP(int) error {
+	if r.DHCPClient == nil {
+		return nil
+	}
+	return syscall.Kill(r.DHCPClient.Cmd.Process.Pid, syscall.SIGUSR1)
+}
+
+// waitLaptopAddr waits until the laptop's radio has addr.
+func (r *Roaming) waitLaptopAddr(addr netip.Addr, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var out string
+	for time.Now().Before(deadline) {
+		var err error
+		out, err = r.L.Exec("mn", "ip", "-4", "-o", "addr", "show", "dev", MNUplink)
+		if err == nil && strings.Contains(out, " "+addr.String()+"/") {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("the laptop never got %v by DHCP: %s\n%s", addr, out, r.DHCPClient.Output())
+}
+
+// ProxyClients is proxy hs's client table.
+func (r *Roaming) ProxyClients(hs int) ([]S5Client, error) {
+	var cs []S5Client
+	err := r.Control(fmt.Sprintf("fa%d", hs), "bindings", &cs)
+	return cs, err
+}
+
+// S5Client is the part of a proxy's client entry the lab reads.
+type S5Client struct {
+	MAC      string     `json:"mac"`
+	NAI      string     `json:"nai"`
+	HomeAddr netip.Addr `json:"home_addr"`
+	State    string     `json:"state"`
+}
+
+func macEqual(a, b string) bool {
+	x, err1 := net.ParseMAC(a)
+	y, err2 := net.ParseMAC(b)
+	return err1 == nil && err2 == nil && x.String() == y.String()
+}

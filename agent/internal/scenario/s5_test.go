@@ -1,0 +1,91 @@
+package scenario
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/lab"
+	"github.com/mip4d/mip4d/agent/internal/vpn"
+)
+
+// TestS5Proxy is scenario S5 (RFC 5563): the laptop runs only busybox
+// udhcpc and the unmodified strongSwan client; hs1 and hs2 run mip4d as
+// proxies behind their NATs and register it with the x-HA, which gives it
+// its address. Ten moves: the laptop's address never changes, the same
+// IKE and CHILD SA throughout, a TCP connection inside the VPN survives,
+// and the proxy left behind forgets the laptop (RFC 3543 revocation).
+func TestS5Proxy(t *testing.T) {
+	vpn.Require(t)
+	r, err := BuildS5(lab.ForTest(t), mip4d)
+	must(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(r.Logs())
+		}
+	})
+	v, err := r.StartS5()
+	must(t, err)
+	t.Logf("laptop has %v by DHCP through proxy 1; VPN up from it: virtual IP %v, %v", HoA, v.VIP, v.SA)
+	if v.SA.LocalHost != HoA {
+		t.Fatalf("the VPN runs from %v, not from the DHCP address %v", v.SA.LocalHost, HoA)
+	}
+	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
+	must(t, err)
+	defer p.Stop()
+	s, err := StartStream(r.L, "mn", "cn", Corp, 7008, 20*time.Millisecond)
+	must(t, err)
+	defer s.Stop()
+	time.Sleep(500 * time.Millisecond)
+	for _, m := range r.VPNHandoffs(v, p, 10, 500*time.Millisecond, true, nil) {
+		t.Logf("move %2d hs%d->hs%d via proxy %d (care-of %v, NAT %v): gap %v, lost %d, registered in %v, IKE SA #%d (same: %v)",
+			m.N, m.From, m.To, m.To, m.CareOf, m.NAT, m.Gap.Round(time.Millisecond), m.Lost, m.Elapsed.Round(time.Millisecond), m.SA.UniqueID, m.SameSA)
+		if m.Err != nil {
+			t.Fatal(m.Err)
+		}
+		if !m.SameSA {
+			t.Fatalf("move %d renegotiated the VPN: %s", m.N, m.Diff)
+		}
+	}
+	out, err := r.L.Exec("mn", "ip", "-4", "-o", "addr", "show", "dev", MNUplink)
+	must(t, err)
+	if strings.Count(out, " inet ") != 1 || !strings.Contains(out, " "+HoA.String()+"/") {
+		t.Fatalf("the laptop's address changed: %s", out)
+	}
+	// The proxy left behind was told (RFC 3543): it holds no binding for
+	// the laptop and no route to it any more.
+	old := 3 - r.At
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		cs, err := r.ProxyClients(old)
+		must(t, err)
+		held := false
+		for _, c := range cs {
+			if macEqual(c.MAC, LaptopMAC) {
+				held = c.State != "revoked"
+			}
+		}
+		routes, err := r.L.Exec(fmt.Sprintf("fa%d", old), "ip", "-4", "route", "show", HoA.String())
+		must(t, err)
+		if !held && strings.TrimSpace(routes) == "" {
+			t.Logf("proxy %d after the last move: %+v, no route to %v", old, cs, HoA)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy %d still holds the laptop: %+v, routes %q", old, cs, routes)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := vpn.Stats(v.Client.Log()); st.IKEInitiated != 1 || st.IKERekeyed != 0 || st.Reauth != 0 {
+		t.Fatalf("IKE activity during the moves: %+v", st)
+	}
+	before := s.Received()
+	time.Sleep(300 * time.Millisecond)
+	if err := s.Err(); err != nil {
+		t.Fatalf("the TCP connection inside the VPN broke: %v", err)
+	}
+	if s.Received() <= before {
+		t.Fatal("the TCP connection inside the VPN stalled")
+	}
+}
