@@ -368,3 +368,56 @@ func FuzzCoalesce(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHAReceiveGRO is FuzzHAReceive for a UDP GRO message: whatever the
+// octets and the segment size, each datagram cut from it is held to the
+// same rules, and a reply never reaches into the datagram before it.
+func FuzzHAReceiveGRO(f *testing.F) {
+	up2 := tunnelData(4, udpPacket(addrHoA2, addrCN, 44, false))
+	ka := tunnelData(4, echo(addrHoA2, addrHA, icmpEchoRequest, 1, 1))
+	f.Add(uint16(48), append(append(bytes.Clone(up2), ka...), up2[:30]...))
+	f.Add(uint16(48), append(append(bytes.Clone(ka), ka...), ka...))
+	f.Add(uint16(1), []byte{4, 4, 0, 0, 0x45})
+	f.Fuzz(func(t *testing.T, seg uint16, data []byte) {
+		if seg == 0 || len(data) > DefaultMaxPacket {
+			return
+		}
+		h, dev, cs := fuzzHA(t)
+		w := h.newWorker(false)
+		m := &w.msgs[0]
+		m.N = copy(m.Buf, data)
+		m.Seg, m.Addr, m.Local = int(seg), epNAT, addrHA
+		orig := bytes.Clone(m.Buf[:m.N])
+		w.connBatch(kindUDP, 1)
+		for _, p := range dev.take() {
+			ip := encap.IPv4(p)
+			if !ip.IsValid(len(p)) || int(ip.TotalLength()) != len(p) || !ip.IsChecksumValid() || ip.Src() != addrHoA2 {
+				t.Fatalf("wrote % x to the device", p)
+			}
+		}
+		for _, m := range cs[kindUDP].take() {
+			if m.Addr != epNAT {
+				t.Fatalf("replied to %v", m.Addr)
+			}
+		}
+		// Only keepalives (answered in place) and TCP SYNs (MSS clamped)
+		// are rewritten, each within its own datagram: the octets of
+		// every other datagram are untouched.
+		for off := 0; off < len(orig); off += int(seg) {
+			d := orig[off:min(off+int(seg), len(orig))]
+			if !mayRewrite(d) && !bytes.Equal(d, m.Buf[off:off+len(d)]) {
+				t.Fatalf("datagram at %d changed", off)
+			}
+		}
+	})
+}
+
+// mayRewrite reports whether the plane may rewrite tunnel data d in place:
+// an echo request to the home agent, or TCP.
+func mayRewrite(d []byte) bool {
+	if len(d) < tdHeaderLen+ipv4HeaderLen || d[0] != 4 {
+		return false
+	}
+	ip := encap.IPv4(d[tdHeaderLen:])
+	return ip.IsValid(len(ip)) && (ip.Protocol() == protoICMP && ip.Dst() == addrHA || ip.Protocol() == protoTCP)
+}
