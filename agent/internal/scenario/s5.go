@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/mip4d/mip4d/agent/internal/lab"
 	"github.com/mip4d/mip4d/agent/proxy"
@@ -73,42 +76,47 @@ func (r *Roaming) ProxyConfig(hs int) (string, error) {
 // with its DHCP client, waits for its address, and brings the VPN up from
 // it.
 func (r *Roaming) StartS5() (*VPN, error) {
+	if err := r.StartS5Access(); err != nil {
+		return nil, err
+	}
+	return r.StartVPN(netip.Addr{}, false)
+}
+
+// StartS5Access is StartS5 without the VPN.
+func (r *Roaming) StartS5Access() error {
 	cfg, err := r.S5HAConfig()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if r.HA, err = r.L.Start("ha", "ha", r.Bin, "run", "--config", cfg); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.waitSocket("ha", r.HA); err != nil {
-		return nil, err
+		return err
 	}
 	for hs := 1; hs <= 2; hs++ {
 		name := fmt.Sprintf("fa%d", hs)
 		cfg, err := r.ProxyConfig(hs)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p, err := r.L.Start(name, name, r.Bin, "run", "--config", cfg)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.FAProcs = append(r.FAProcs, p)
 		if err := r.waitSocket(name, p); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	r.AfterMove = r.renewDHCP
 	if err := r.MoveTo(1); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.startDHCPClient(); err != nil {
-		return nil, err
+		return err
 	}
-	if err := r.waitLaptopAddr(HoA, 15*time.Second); err != nil {
-		return nil, err
-	}
-	return r.StartVPN(netip.Addr{}, false)
+	return r.waitLaptopAddr(HoA, 15*time.Second)
 }
 
 // dhcpScript is the laptop's udhcpc script: the stock one's address and
@@ -187,4 +195,89 @@ func macEqual(a, b string) bool {
 	x, err1 := net.ParseMAC(a)
 	y, err2 := net.ParseMAC(b)
 	return err1 == nil && err2 == nil && x.String() == y.String()
+}
+
+// FloodDHCP sends, from the laptop's namespace on its radio, n DHCP
+// DISCOVERs and n REQUESTs with random client MACs and m malformed
+// datagrams to the DHCP server port: a flood of strangers (bounded in
+// count; the caller bounds time).
+func (r *Roaming) FloodDHCP(n, m int, seed uint64) error {
+	return r.L.In("mn", func() error {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: 0})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		raw, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := raw.Control(func(fd uintptr) {
+			if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1); serr == nil {
+				serr = syscall.BindToDevice(int(fd), MNUplink)
+			}
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return serr
+		}
+		to := &net.UDPAddr{IP: net.IPv4bcast, Port: 67}
+		rng := rand.New(rand.NewPCG(seed, 0x6d697034))
+		for i := 0; i < n; i++ {
+			mac := net.HardwareAddr{0x02, byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())}
+			for _, t := range []dhcpv4.MessageType{dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest} {
+				d, err := dhcpv4.New(dhcpv4.WithHwAddr(mac), dhcpv4.WithMessageType(t),
+					dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(10, 10, byte(rng.Uint32()), byte(rng.Uint32())))))
+				if err != nil {
+					return err
+				}
+				if _, err := c.WriteTo(d.ToBytes(), to); err != nil {
+					return err
+				}
+			}
+			if i%64 == 63 {
+				time.Sleep(time.Millisecond) // a fast client, not a kernel queue overflow test
+			}
+		}
+		for i := 0; i < m; i++ {
+			b := make([]byte, 1+rng.IntN(600))
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+			if i%2 == 0 && len(b) > 240 {
+				b[0], b[236], b[237], b[238], b[239] = 1, 99, 130, 83, 99 // BOOTREQUEST with the magic cookie: past the first checks
+			}
+			if _, err := c.WriteTo(b, to); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ProcRSS is a lab process's resident set size, bytes (the daemon under
+// ip netns exec: the deepest child of the process group).
+func ProcRSS(p *lab.Proc) (int64, error) {
+	pid := p.Cmd.Process.Pid
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if err != nil || strings.TrimSpace(string(b)) == "" {
+			break
+		}
+		fmt.Sscan(string(b), &pid)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			var kb int64
+			fmt.Sscan(strings.TrimPrefix(l, "VmRSS:"), &kb)
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %d", pid)
 }

@@ -89,3 +89,70 @@ func TestS5Proxy(t *testing.T) {
 		t.Fatal("the TCP connection inside the VPN stalled")
 	}
 }
+
+// TestS5HostileDHCP: with the laptop bound through proxy 1, 5000 strangers
+// (random MACs, DISCOVER and REQUEST each) and 2000 malformed datagrams
+// hit the proxy's DHCP server from the link. No stranger gets an entry or
+// a binding (the default rule refuses unknown clients), the proxy's memory
+// stays bounded, every message is accounted for, and the laptop's
+// binding keeps working.
+func TestS5HostileDHCP(t *testing.T) {
+	r, err := BuildS5(lab.ForTest(t), mip4d)
+	must(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(r.Logs())
+		}
+	})
+	must(t, r.StartS5Access())
+	p1 := r.FAProcs[0]
+	rss0, err := ProcRSS(p1)
+	must(t, err)
+	const strangers, malformed = 5000, 2000
+	start := time.Now()
+	must(t, r.FloodDHCP(strangers, malformed, 1))
+	time.Sleep(time.Second)
+	if !p1.Running() {
+		t.Fatalf("proxy 1 died:\n%s", p1.Output())
+	}
+	rss1, err := ProcRSS(p1)
+	must(t, err)
+	var st struct {
+		Proxy struct {
+			Proxy struct {
+				Clients []S5Client `json:"clients"`
+			} `json:"proxy"`
+			Counters struct {
+				Unknown int64 `json:"unknown_refused"`
+			} `json:"counters"`
+			DHCP struct {
+				Counters struct {
+					Received, Malformed, Refused, QueueDrops int64
+				} `json:"counters"`
+			} `json:"dhcp"`
+		} `json:"proxy"`
+	}
+	must(t, r.Control("fa1", "status", &st))
+	c := st.Proxy.DHCP.Counters
+	t.Logf("flood of %d strangers x2 and %d malformed in %v: DHCP received %d, malformed %d, refused %d, queue drops %d; "+
+		"engine refused %d unknown; clients %d; RSS %d -> %d kB",
+		strangers, malformed, time.Since(start).Round(time.Millisecond), c.Received, c.Malformed, c.Refused, c.QueueDrops,
+		st.Proxy.Counters.Unknown, len(st.Proxy.Proxy.Clients), rss0/1024, rss1/1024)
+	if n := len(st.Proxy.Proxy.Clients); n != 1 || !macEqual(st.Proxy.Proxy.Clients[0].MAC, LaptopMAC) {
+		t.Fatalf("client table after the flood: %+v", st.Proxy.Proxy.Clients)
+	}
+	if c.Received+c.QueueDrops < int64(2*strangers) || c.Malformed == 0 || c.Refused == 0 {
+		t.Fatalf("the flood is not accounted for: %+v", c)
+	}
+	if rss1-rss0 > 16<<20 {
+		t.Fatalf("proxy memory grew by %d MB under the flood", (rss1-rss0)>>20)
+	}
+	rows, err := r.Bindings()
+	must(t, err)
+	if len(rows) != 1 || rows[0].HomeAddr != HoA {
+		t.Fatalf("home agent bindings after the flood: %+v", rows)
+	}
+	if !r.L.Ping("mn", HAAddr, 3) {
+		t.Fatal("the laptop's binding stopped working")
+	}
+}
