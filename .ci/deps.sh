@@ -26,6 +26,8 @@ strongswan-swanctl              swanctl
 libcharon-extra-plugins         swanctl
 libstrongswan-standard-plugins  swanctl
 libc6-dev           gcc
+udhcpc              udhcpc
+isc-dhcp-client     dhclient
 '
 
 installed() { # package command

@@ -92,7 +92,14 @@ func PrintText(w io.Writer, cmd string, res json.RawMessage) error {
 	case "bindings":
 		var vs []visitorRow
 		if err := json.Unmarshal(res, &vs); err == nil && len(vs) > 0 && vs[0].MAC != "" {
-			return printVisitors(w, vs)
+			if vs[0].HomeAgent.IsValid() {
+				return printVisitors(w, vs)
+			}
+			var cs []proxyClientRow
+			if err := json.Unmarshal(res, &cs); err != nil {
+				return err
+			}
+			return printProxyClients(w, cs)
 		}
 		var rows []BindingRow
 		if err := json.Unmarshal(res, &rows); err != nil {
@@ -149,6 +156,36 @@ func printVisitors(w io.Writer, vs []visitorRow) error {
 		}
 		left := max(time.Until(v.Expires).Round(time.Second), 0)
 		fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%v/%ds\t%s\n", v.MAC, v.HomeAddr, v.HomeAgent, tunnel, left, v.Lifetime, v.NAI)
+	}
+	return tw.Flush()
+}
+
+// proxyClientRow is what `mip4d bindings` shows of a proxy's client
+// (proxy.ClientStatus's JSON).
+type proxyClientRow struct {
+	MAC          string     `json:"mac"`
+	NAI          string     `json:"nai"`
+	HomeAddr     netip.Addr `json:"home_addr"`
+	State        string     `json:"state"`
+	BindingAge   int64      `json:"binding_age"`
+	Lifetime     uint16     `json:"lifetime"`
+	LifetimeLeft int64      `json:"lifetime_left"`
+	UDP          bool       `json:"udp_tunnel"`
+}
+
+func printProxyClients(w io.Writer, cs []proxyClientRow) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAC\tNAI\tHOME ADDRESS\tSTATE\tTUNNEL\tBOUND FOR\tREMAINING")
+	for _, c := range cs {
+		tunnel := "ipip"
+		if c.UDP {
+			tunnel = "udp"
+		}
+		home := "-"
+		if c.HomeAddr.IsValid() {
+			home = c.HomeAddr.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%ds\t%ds/%ds\n", c.MAC, c.NAI, home, c.State, tunnel, c.BindingAge, c.LifetimeLeft, c.Lifetime)
 	}
 	return tw.Flush()
 }

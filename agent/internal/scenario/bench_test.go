@@ -207,7 +207,7 @@ func startS1(b *testing.B, r *Roaming) *VPN {
 // address) and the baselines without mip4d (MOBIKE; re-establishment),
 // each in its own lab in the same run.
 func BenchmarkAcceptanceHandoff(b *testing.B) {
-	for _, sc := range []string{"s1", "s2", "s3", "baseline-mobike", "baseline-reestablish"} {
+	for _, sc := range []string{"s1", "s2", "s3", "s5", "baseline-mobike", "baseline-reestablish"} {
 		b.Run(sc, func(b *testing.B) {
 			r := benchAcceptance(b)
 			if sc == "s3" {
@@ -216,17 +216,28 @@ func BenchmarkAcceptanceHandoff(b *testing.B) {
 			}
 			var v *VPN
 			var err error
-			if sc == "s2" {
+			switch {
+			case sc == "s2" || sc == "s5":
 				if err := r.AddFAs(); err != nil {
 					b.Fatal(err)
 				}
-				if v, err = r.StartS2(); err != nil {
+				if sc == "s5" {
+					if err := r.L.IP("mn", "link", "set", MNUplink, "address", LaptopMAC); err != nil {
+						b.Fatal(err)
+					}
+					v, err = r.StartS5()
+				} else {
+					v, err = r.StartS2()
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
-			} else if sc == "s1" {
+			case sc == "s1":
 				v = startS1(b, r)
-			} else if v, err = r.StartVPN(netip.Addr{}, sc == "baseline-mobike"); err != nil {
-				b.Fatal(err)
+			default:
+				if v, err = r.StartVPN(netip.Addr{}, sc == "baseline-mobike"); err != nil {
+					b.Fatal(err)
+				}
 			}
 			p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
 			if err != nil {
@@ -236,7 +247,7 @@ func BenchmarkAcceptanceHandoff(b *testing.B) {
 			time.Sleep(300 * time.Millisecond)
 			b.ResetTimer()
 			var moves []VPNMove
-			if sc == "s1" || sc == "s2" {
+			if sc == "s1" || sc == "s2" || sc == "s5" {
 				moves = r.VPNHandoffs(v, p, 20, 400*time.Millisecond, true, nil)
 			} else {
 				moves = r.Baseline(v, p, 20, 400*time.Millisecond, sc == "baseline-mobike", nil)

@@ -13,6 +13,8 @@
 //     inside; the laptop goes outside, outside, inside (the enterprise's
 //     own hotspot, hs3), outside: the VPN only when outside, i-MIP through
 //     it there and directly inside, a session to the i-home address kept;
+//   - s5: proxy Mobile IP (RFC 5563) on the hotspots — the laptop runs only
+//     busybox udhcpc and the strongSwan client, nothing of ours;
 //   - baseline-mobike and baseline-reestablish: the same moves without
 //     mip4d, the VPN client on the hotspot address with MOBIKE, or
 //     re-establishing its SA.
@@ -37,7 +39,7 @@ import (
 	"github.com/mip4d/mip4d/agent/internal/vpn"
 )
 
-var all = []string{"roaming", "s1", "s2", "s3", "baseline-mobike", "baseline-reestablish"}
+var all = []string{"roaming", "s1", "s2", "s3", "s5", "baseline-mobike", "baseline-reestablish"}
 
 func main() {
 	bin := flag.String("bin", "bin/mip4d", "the mip4d binary")
@@ -154,11 +156,15 @@ func (d *demo) run(name string) (rows []row, err error) {
 	switch {
 	case name == "roaming":
 		r, err = scenario.Build(l, d.bin)
-	case name == "s2":
+	case name == "s2" || name == "s5":
 		if verr := vpn.Available(); verr != nil {
 			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
 		}
-		r, err = scenario.BuildS2(l, d.bin)
+		if name == "s2" {
+			r, err = scenario.BuildS2(l, d.bin)
+		} else {
+			r, err = scenario.BuildS5(l, d.bin)
+		}
 	default:
 		if verr := vpn.Available(); verr != nil {
 			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
@@ -181,8 +187,16 @@ func (d *demo) run(name string) (rows []row, err error) {
 	}
 	target, port := scenario.CN, uint16(7007)
 	var v *scenario.VPN
-	mip := name == "roaming" || name == "s1" || name == "s2"
-	if name == "s2" {
+	mip := name == "roaming" || name == "s1" || name == "s2" || name == "s5"
+	if name == "s5" {
+		status("starting the home agent and the proxies on hs1 and hs2; the laptop runs udhcpc and its VPN client ...")
+		if v, err = r.StartS5(); err != nil {
+			return nil, err
+		}
+		b, _ := r.WaitBinding(scenario.FACoAs[1], false, 5*time.Second)
+		status(fmt.Sprintf("the laptop got %v by DHCP from proxy 1, which registered it (care-of %v, NAT mapping %v); VPN up from it: IKE SA #%d (%s_i %s_r)\n",
+			scenario.HoA, scenario.FACoAs[1], b.Endpoint, v.SA.UniqueID, v.SA.InitiatorSPI, v.SA.ResponderSPI))
+	} else if name == "s2" {
 		status("starting the foreign agents on hs1 and hs2, the home agent, the mobile node (fa mode) and the VPN ...")
 		if v, err = r.StartS2(); err != nil {
 			return nil, err
@@ -209,7 +223,7 @@ func (d *demo) run(name string) (rows []row, err error) {
 	if name != "roaming" {
 		target = scenario.Corp
 	}
-	if name != "roaming" && name != "s2" {
+	if name != "roaming" && name != "s2" && name != "s5" {
 		status("bringing the VPN up ...")
 		local := netip.Addr{}
 		if mip {
@@ -385,6 +399,8 @@ func title(name string) string {
 		return "S1: x-MIP with a co-located care-of address, the VPN over the x-home address (RFC 5265)"
 	case "s2":
 		return "S2: through mip4d foreign agents on the hotspots, behind their NATs; the VPN over the home address (RFC 4093 §4.2)"
+	case "s5":
+		return "S5: proxy Mobile IP on the hotspots (RFC 5563); the laptop has only its DHCP client and its VPN client"
 	case "s3":
 		return "S3: x-HA outside, i-HA inside; the laptop goes outside, outside, inside, outside (RFC 5265, RFC 4093 §2.1)"
 	case "baseline-mobike":
