@@ -3,11 +3,14 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
 
+	"github.com/mip4d/mip4d/agent/dataplane"
 	"github.com/mip4d/mip4d/agent/netconf"
+	"github.com/mip4d/mip4d/agent/wire"
 )
 
 // faTable is the policy routing table mobile nodes' reverse-tunnelled
@@ -177,4 +180,51 @@ func uplinkAddress(nc *netconf.Net, uplink string, configured netip.Addr) (netip
 		return netip.Addr{}, fmt.Errorf("uplink %s has no IPv4 address for the care-of address", uplink)
 	}
 	return as[0].Addr(), nil
+}
+
+// openFAPlane opens the data plane a foreign agent or proxy serves its
+// mobile nodes with: the TUN device, the UDP port 434 on the care-of
+// address (shared with signalling to home agents; bound to that address,
+// so requests to the link address, taken from the link socket, do not
+// arrive here too), raw IP-in-IP; and the table reverse-tunnelled
+// traffic takes into the TUN device. close undoes it all.
+func openFAPlane(nc *netconf.Net, log *slog.Logger, coa netip.Addr, tunName string, mtu int) (plane *dataplane.FA, close func(), err error) {
+	dpc := dataplane.FAConfig{CareOf: coa, Options: dataplane.Options{PathMTU: mtu}}
+	tun, err := dataplane.OpenTUN(tunName, dpc.DeviceMTU(false))
+	if err != nil {
+		return nil, nil, fmt.Errorf("TUN device %s: %w", tunName, err)
+	}
+	var conns dataplane.HAConns
+	closeAll := func() {
+		tun.Close()
+		for _, c := range []dataplane.Conn{conns.UDP, conns.IPIP} {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}
+	if conns.UDP, err = dataplane.ListenUDP(netip.AddrPortFrom(coa, wire.Port)); err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("UDP %v:%d: %w", coa, wire.Port, err)
+	}
+	if conns.IPIP, err = dataplane.ListenRaw(wire.ProtoIPIP, coa); err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("IP-in-IP socket: %w", err)
+	}
+	if plane, err = dataplane.NewFA(dpc, tun, conns); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	if err := netconf.Sysctl("net.ipv4.conf."+tunName+".rp_filter", "0"); err != nil {
+		log.Warn("cannot turn off rp_filter on the TUN device", "err", err)
+	}
+	def := netconf.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: tunName, Table: faTable}
+	if err := nc.ReplaceRoute(def); err != nil {
+		plane.Close()
+		return nil, nil, fmt.Errorf("reverse tunnel table: %w", err)
+	}
+	return plane, func() {
+		_ = nc.DelRoute(def)
+		plane.Close()
+	}, nil
 }

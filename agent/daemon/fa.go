@@ -134,44 +134,12 @@ func runFA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		}
 	}
 
-	// The data plane: TUN device, the UDP port 434 on the care-of address
-	// (shared with signalling to home agents), raw IP-in-IP.
-	dpc := dataplane.FAConfig{CareOf: r.coa, Options: dataplane.Options{PathMTU: a.MTU}}
-	tun, err := dataplane.OpenTUN(a.TUN, dpc.DeviceMTU(false))
+	plane, closePlane, err := openFAPlane(r.nc, r.log, r.coa, a.TUN, a.MTU)
 	if err != nil {
-		return fmt.Errorf("TUN device %s: %w", a.TUN, err)
-	}
-	var conns dataplane.HAConns
-	closeAll := func() {
-		tun.Close()
-		for _, c := range []dataplane.Conn{conns.UDP, conns.IPIP} {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}
-	// Bound to the care-of address, so requests from visitors to the
-	// link address (taken from the link socket) do not arrive here too.
-	if conns.UDP, err = dataplane.ListenUDP(netip.AddrPortFrom(r.coa, wire.Port)); err != nil {
-		closeAll()
-		return fmt.Errorf("UDP %v:%d: %w", r.coa, wire.Port, err)
-	}
-	if conns.IPIP, err = dataplane.ListenRaw(wire.ProtoIPIP, r.coa); err != nil {
-		closeAll()
-		return fmt.Errorf("IP-in-IP socket: %w", err)
-	}
-	if r.plane, err = dataplane.NewFA(dpc, tun, conns); err != nil {
-		closeAll()
 		return err
 	}
-	defer r.plane.Close()
-	if err := netconf.Sysctl("net.ipv4.conf."+a.TUN+".rp_filter", "0"); err != nil {
-		r.log.Warn("cannot turn off rp_filter on the TUN device", "err", err)
-	}
-	if err := r.nc.ReplaceRoute(netconf.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: a.TUN, Table: faTable}); err != nil {
-		return fmt.Errorf("reverse tunnel table: %w", err)
-	}
-	defer r.nc.DelRoute(netconf.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: a.TUN, Table: faTable})
+	r.plane = plane
+	defer closePlane()
 
 	if r.sock, err = linkio.Open(a.Interface); err != nil {
 		return fmt.Errorf("visitors' link %s: %w", a.Interface, err)

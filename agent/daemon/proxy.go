@@ -99,42 +99,12 @@ func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Ser
 	r.clients = newLinkDelivery(r.nc, pc.Interface)
 	defer r.clients.removeAll()
 
-	// The data plane: the foreign agent's, on the care-of address.
-	dpc := dataplane.FAConfig{CareOf: r.coa, Options: dataplane.Options{PathMTU: pc.MTU}}
-	tun, err := dataplane.OpenTUN(pc.TUN, dpc.DeviceMTU(false))
+	plane, closePlane, err := openFAPlane(r.nc, r.log, r.coa, pc.TUN, pc.MTU)
 	if err != nil {
-		return fmt.Errorf("TUN device %s: %w", pc.TUN, err)
-	}
-	var conns dataplane.HAConns
-	closeAll := func() {
-		tun.Close()
-		for _, c := range []dataplane.Conn{conns.UDP, conns.IPIP} {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}
-	if conns.UDP, err = dataplane.ListenUDP(netip.AddrPortFrom(r.coa, wire.Port)); err != nil {
-		closeAll()
-		return fmt.Errorf("UDP %v:%d: %w", r.coa, wire.Port, err)
-	}
-	if conns.IPIP, err = dataplane.ListenRaw(wire.ProtoIPIP, r.coa); err != nil {
-		closeAll()
-		return fmt.Errorf("IP-in-IP socket: %w", err)
-	}
-	if r.plane, err = dataplane.NewFA(dpc, tun, conns); err != nil {
-		closeAll()
 		return err
 	}
-	defer r.plane.Close()
-	if err := netconf.Sysctl("net.ipv4.conf."+pc.TUN+".rp_filter", "0"); err != nil {
-		r.log.Warn("cannot turn off rp_filter on the TUN device", "err", err)
-	}
-	defRoute := netconf.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Dev: pc.TUN, Table: faTable}
-	if err := r.nc.ReplaceRoute(defRoute); err != nil {
-		return fmt.Errorf("reverse tunnel table: %w", err)
-	}
-	defer r.nc.DelRoute(defRoute)
+	r.plane = plane
+	defer closePlane()
 
 	// DHCP on the clients' link, and ARP to confirm a client is there.
 	if r.conn, err = dhcpserve.Listen(pc.Interface, &r.dhcp.Counters); err != nil {

@@ -43,6 +43,18 @@ func TestS1Colocated(t *testing.T) {
 	if v.SA.LocalHost != HoA {
 		t.Fatalf("the VPN runs from %s, not from the x-home address %v", v.SA.LocalHost, HoA)
 	}
+	vpnMoves(t, r, v, 10, func() {})
+}
+
+// vpnMoves is the heart of S1, S2 and S5: a UDP probe and a TCP
+// connection to the enterprise host through the VPN, n moves between the
+// hotspots, each reported (path, care-of address, the NAT mapping the HA
+// saw, gap, loss, registration time, IKE SA); every move keeps the IKE SA
+// and the CHILD SA, the client saw no IKE exchange but the first, and the
+// TCP connection survives. after runs once the moves are done, before
+// the last checks.
+func vpnMoves(t *testing.T, r *Roaming, v *VPN, n int, after func()) {
+	t.Helper()
 	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
 	must(t, err)
 	defer p.Stop()
@@ -50,10 +62,9 @@ func TestS1Colocated(t *testing.T) {
 	must(t, err)
 	defer s.Stop()
 	time.Sleep(500 * time.Millisecond)
-	moves := r.VPNHandoffs(v, p, 10, 500*time.Millisecond, true, nil)
-	for _, m := range moves {
-		t.Logf("move %2d hs%d->hs%d care-of %v NAT %v: gap %v, lost %d, IKE SA #%d (same: %v)", m.N, m.From, m.To, m.CareOf, m.NAT,
-			m.Gap.Round(time.Millisecond), m.Lost, m.SA.UniqueID, m.SameSA)
+	for _, m := range r.VPNHandoffs(v, p, n, 500*time.Millisecond, true, nil) {
+		t.Logf("move %2d hs%d->hs%d care-of %v NAT %v: gap %v, lost %d, registered in %v, IKE SA #%d (same: %v)", m.N, m.From, m.To,
+			m.CareOf, m.NAT, m.Gap.Round(time.Millisecond), m.Lost, m.Elapsed.Round(time.Millisecond), m.SA.UniqueID, m.SameSA)
 		if m.Err != nil {
 			t.Fatal(m.Err)
 		}
@@ -61,6 +72,7 @@ func TestS1Colocated(t *testing.T) {
 			t.Fatalf("move %d renegotiated the VPN: %s", m.N, m.Diff)
 		}
 	}
+	after()
 	if st := vpn.Stats(v.Client.Log()); st.IKEInitiated != 1 || st.IKERekeyed != 0 || st.Reauth != 0 {
 		t.Fatalf("IKE activity during the moves: %+v", st)
 	}

@@ -100,10 +100,14 @@ func (r *Roaming) FAConfig(hs int) (string, error) {
 
 // StartFAs starts both foreign agents and waits for their control
 // sockets.
-func (r *Roaming) StartFAs() error {
+func (r *Roaming) StartFAs() error { return r.startHotspotDaemons(r.FAConfig) }
+
+// startHotspotDaemons starts mip4d in fa1 and fa2 with the configuration
+// config writes for each, and waits for their control sockets.
+func (r *Roaming) startHotspotDaemons(config func(hs int) (string, error)) error {
 	for hs := 1; hs <= 2; hs++ {
 		name := fmt.Sprintf("fa%d", hs)
-		cfg, err := r.FAConfig(hs)
+		cfg, err := config(hs)
 		if err != nil {
 			return err
 		}

@@ -94,20 +94,8 @@ func (r *Roaming) StartS5Access() error {
 	if err := r.waitSocket("ha", r.HA); err != nil {
 		return err
 	}
-	for hs := 1; hs <= 2; hs++ {
-		name := fmt.Sprintf("fa%d", hs)
-		cfg, err := r.ProxyConfig(hs)
-		if err != nil {
-			return err
-		}
-		p, err := r.L.Start(name, name, r.Bin, "run", "--config", cfg)
-		if err != nil {
-			return err
-		}
-		r.FAProcs = append(r.FAProcs, p)
-		if err := r.waitSocket(name, p); err != nil {
-			return err
-		}
+	if err := r.startHotspotDaemons(r.ProxyConfig); err != nil {
+		return err
 	}
 	r.AfterMove = r.renewDHCP
 	if err := r.MoveTo(1); err != nil {
@@ -237,7 +225,7 @@ func (r *Roaming) FloodDHCP(n, m int, seed uint64) error {
 					return err
 				}
 			}
-			if i%64 == 63 {
+			if i%16 == 15 {
 				time.Sleep(time.Millisecond) // a fast client, not a kernel queue overflow test
 			}
 		}
@@ -251,6 +239,9 @@ func (r *Roaming) FloodDHCP(n, m int, seed uint64) error {
 			}
 			if _, err := c.WriteTo(b, to); err != nil {
 				return err
+			}
+			if i%32 == 31 {
+				time.Sleep(time.Millisecond)
 			}
 		}
 		return nil
@@ -280,4 +271,24 @@ func ProcRSS(p *lab.Proc) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+// UDPDrops is what the kernel dropped for want of buffer space at the UDP
+// sockets bound to port in namespace ns (/proc/net/udp's last column).
+func (r *Roaming) UDPDrops(ns string, port uint16) (int64, error) {
+	out, err := r.L.Exec(ns, "cat", "/proc/net/udp")
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, line := range strings.Split(out, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 13 || !strings.HasSuffix(f[1], fmt.Sprintf(":%04X", port)) {
+			continue
+		}
+		var n int64
+		fmt.Sscan(f[len(f)-1], &n)
+		total += n
+	}
+	return total, nil
 }

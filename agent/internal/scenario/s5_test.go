@@ -31,63 +31,37 @@ func TestS5Proxy(t *testing.T) {
 	if v.SA.LocalHost != HoA {
 		t.Fatalf("the VPN runs from %v, not from the DHCP address %v", v.SA.LocalHost, HoA)
 	}
-	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
-	must(t, err)
-	defer p.Stop()
-	s, err := StartStream(r.L, "mn", "cn", Corp, 7008, 20*time.Millisecond)
-	must(t, err)
-	defer s.Stop()
-	time.Sleep(500 * time.Millisecond)
-	for _, m := range r.VPNHandoffs(v, p, 10, 500*time.Millisecond, true, nil) {
-		t.Logf("move %2d hs%d->hs%d via proxy %d (care-of %v, NAT %v): gap %v, lost %d, registered in %v, IKE SA #%d (same: %v)",
-			m.N, m.From, m.To, m.To, m.CareOf, m.NAT, m.Gap.Round(time.Millisecond), m.Lost, m.Elapsed.Round(time.Millisecond), m.SA.UniqueID, m.SameSA)
-		if m.Err != nil {
-			t.Fatal(m.Err)
-		}
-		if !m.SameSA {
-			t.Fatalf("move %d renegotiated the VPN: %s", m.N, m.Diff)
-		}
-	}
-	out, err := r.L.Exec("mn", "ip", "-4", "-o", "addr", "show", "dev", MNUplink)
-	must(t, err)
-	if strings.Count(out, " inet ") != 1 || !strings.Contains(out, " "+HoA.String()+"/") {
-		t.Fatalf("the laptop's address changed: %s", out)
-	}
-	// The proxy left behind was told (RFC 3543): it holds no binding for
-	// the laptop and no route to it any more.
-	old := 3 - r.At
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		cs, err := r.ProxyClients(old)
+	vpnMoves(t, r, v, 10, func() {
+		out, err := r.L.Exec("mn", "ip", "-4", "-o", "addr", "show", "dev", MNUplink)
 		must(t, err)
-		held := false
-		for _, c := range cs {
-			if macEqual(c.MAC, LaptopMAC) {
-				held = c.State != "revoked"
+		if strings.Count(out, " inet ") != 1 || !strings.Contains(out, " "+HoA.String()+"/") {
+			t.Fatalf("the laptop's address changed: %s", out)
+		}
+		// The proxy left behind was told (RFC 3543): it holds no binding
+		// for the laptop and no route to it any more.
+		old := 3 - r.At
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			cs, err := r.ProxyClients(old)
+			must(t, err)
+			held := false
+			for _, c := range cs {
+				if macEqual(c.MAC, LaptopMAC) {
+					held = c.State != "revoked"
+				}
 			}
+			routes, err := r.L.Exec(fmt.Sprintf("fa%d", old), "ip", "-4", "route", "show", HoA.String())
+			must(t, err)
+			if !held && strings.TrimSpace(routes) == "" {
+				t.Logf("proxy %d after the last move: %+v, no route to %v", old, cs, HoA)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("proxy %d still holds the laptop: %+v, routes %q", old, cs, routes)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		routes, err := r.L.Exec(fmt.Sprintf("fa%d", old), "ip", "-4", "route", "show", HoA.String())
-		must(t, err)
-		if !held && strings.TrimSpace(routes) == "" {
-			t.Logf("proxy %d after the last move: %+v, no route to %v", old, cs, HoA)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy %d still holds the laptop: %+v, routes %q", old, cs, routes)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if st := vpn.Stats(v.Client.Log()); st.IKEInitiated != 1 || st.IKERekeyed != 0 || st.Reauth != 0 {
-		t.Fatalf("IKE activity during the moves: %+v", st)
-	}
-	before := s.Received()
-	time.Sleep(300 * time.Millisecond)
-	if err := s.Err(); err != nil {
-		t.Fatalf("the TCP connection inside the VPN broke: %v", err)
-	}
-	if s.Received() <= before {
-		t.Fatal("the TCP connection inside the VPN stalled")
-	}
+	})
 }
 
 // TestS5HostileDHCP: with the laptop bound through proxy 1, 5000 strangers
@@ -134,14 +108,19 @@ func TestS5HostileDHCP(t *testing.T) {
 	}
 	must(t, r.Control("fa1", "status", &st))
 	c := st.Proxy.DHCP.Counters
-	t.Logf("flood of %d strangers x2 and %d malformed in %v: DHCP received %d, malformed %d, refused %d, queue drops %d; "+
-		"engine refused %d unknown; clients %d; RSS %d -> %d kB",
+	kdrops, err := r.UDPDrops("fa1", 67)
+	must(t, err)
+	t.Logf("flood of %d strangers x2 and %d malformed in %v: DHCP received %d, malformed %d, refused %d, queue drops %d, "+
+		"kernel socket drops %d; engine refused %d unknown; clients %d; RSS %d -> %d kB",
 		strangers, malformed, time.Since(start).Round(time.Millisecond), c.Received, c.Malformed, c.Refused, c.QueueDrops,
-		st.Proxy.Counters.Unknown, len(st.Proxy.Proxy.Clients), rss0/1024, rss1/1024)
+		kdrops, st.Proxy.Counters.Unknown, len(st.Proxy.Proxy.Clients), rss0/1024, rss1/1024)
 	if n := len(st.Proxy.Proxy.Clients); n != 1 || !macEqual(st.Proxy.Proxy.Clients[0].MAC, LaptopMAC) {
 		t.Fatalf("client table after the flood: %+v", st.Proxy.Proxy.Clients)
 	}
-	if c.Received+c.QueueDrops < int64(2*strangers) || c.Malformed == 0 || c.Refused == 0 {
+	// Everything that reached the proxy's socket is counted (received,
+	// or dropped by the kernel or the daemon's queue); the bridge between
+	// the namespaces may lose a few under the host's load.
+	if sent := int64(2*strangers + malformed); c.Received+c.QueueDrops+kdrops < sent*95/100 || c.Malformed == 0 || c.Refused == 0 {
 		t.Fatalf("the flood is not accounted for: %+v", c)
 	}
 	if rss1-rss0 > 16<<20 {
