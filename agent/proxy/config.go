@@ -127,12 +127,14 @@ type Config struct {
 	// interval (zero: DefaultMaxRetransmit).
 	RegistrationTimeout time.Duration
 	MaxRetransmit       time.Duration
-	// ConflictWindow and Quarantine are the MAC-conflict rule (package
-	// doc): a binding revoked while its client is still here reclaims it
-	// if it had been bound at least ConflictWindow, else the MAC is
+	// ConflictWindow, Quarantine and MaxReclaims are the MAC-conflict
+	// rule (package doc): a binding revoked while its client is still here
+	// is taken back if the client had been here at least ConflictWindow,
+	// at most MaxReclaims times per Quarantine; otherwise the MAC is
 	// refused for Quarantine (zero: the defaults).
 	ConflictWindow time.Duration
 	Quarantine     time.Duration
+	MaxReclaims    int
 }
 
 func (c *Config) defaults() {
@@ -165,6 +167,9 @@ func (c *Config) defaults() {
 	}
 	if c.Quarantine <= 0 {
 		c.Quarantine = DefaultQuarantine
+	}
+	if c.MaxReclaims <= 0 {
+		c.MaxReclaims = DefaultMaxReclaims
 	}
 }
 

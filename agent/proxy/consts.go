@@ -14,6 +14,7 @@ const (
 	DefaultMaxRetransmit       = 8 * time.Second
 	DefaultConflictWindow      = 60 * time.Second
 	DefaultQuarantine          = 10 * time.Minute
+	DefaultMaxReclaims         = 5
 
 	firstRetransmit = time.Second // RFC 5944 §3.6.3: at least 1 s
 	probeInterval   = time.Second // a lost probe (ARP) is sent again this often

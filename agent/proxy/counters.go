@@ -25,7 +25,8 @@ type Counters struct {
 	NotAttached     atomic.Int64 // probes that ran out: the client was gone
 	Revocations     atomic.Int64 // revocations accepted and acknowledged
 	Conflicts       atomic.Int64 // revoked while the client was still here
-	Quarantines     atomic.Int64
+	Reclaims        atomic.Int64 // conflicts won: the binding taken back
+	Quarantines     atomic.Int64 // conflicts yielded: the MAC refused for a while
 	BadReplies      atomic.Int64 // unmatched, unauthenticated or malformed replies
 	BadRevocations  atomic.Int64 // revocations failing checks (RFC 3543 §3.5, §4.2.2.2)
 	Replies         [256]atomic.Int64
@@ -47,6 +48,7 @@ type Snapshot struct {
 	NotAttached     int64            `json:"not_attached"`
 	Revocations     int64            `json:"revocations"`
 	Conflicts       int64            `json:"conflicts"`
+	Reclaims        int64            `json:"reclaims"`
 	Quarantines     int64            `json:"quarantines"`
 	BadReplies      int64            `json:"bad_replies"`
 	BadRevocations  int64            `json:"bad_revocations"`
@@ -60,7 +62,7 @@ func (c *Counters) Snapshot() Snapshot {
 		GuestLimited: c.GuestLimited.Load(), Requests: c.Requests.Load(), Retransmissions: c.Retransmissions.Load(),
 		Registrations: c.Registrations.Load(), Denials: c.Denials.Load(), Timeouts: c.Timeouts.Load(),
 		Deregistrations: c.Deregistrations.Load(), Probes: c.Probes.Load(), NotAttached: c.NotAttached.Load(),
-		Revocations: c.Revocations.Load(), Conflicts: c.Conflicts.Load(), Quarantines: c.Quarantines.Load(),
+		Revocations: c.Revocations.Load(), Conflicts: c.Conflicts.Load(), Reclaims: c.Reclaims.Load(), Quarantines: c.Quarantines.Load(),
 		BadReplies: c.BadReplies.Load(), BadRevocations: c.BadRevocations.Load(), Replies: map[string]int64{},
 	}
 	for i := range c.Replies {

@@ -85,22 +85,31 @@
 //     (ClientRevoked) and probes the MAC. Gone (the normal move): done.
 //     A DHCP request from it after the revocation is a new attachment
 //     (it moved back, fast roaming): it registers again, no conflict.
-//  2. Still here — it answers the probe: a conflict (ClientConflict, counted, in status). If its
-//     binding was at least ConflictWindow (60 s) old — the incumbent — it
-//     registers again at once and takes the binding back ("reclaim").
-//  3. The other proxy's binding, a few seconds old, is revoked in turn;
-//     its client is still there too, but it is the newcomer: it yields
-//     and quarantines the MAC for Quarantine (10 min): no registration,
-//     DHCP refused ("quarantine").
-//  4. An incumbent revoked again within Quarantine of its reclaim yields
-//     too, so two proxies can never ping-pong a binding.
+//  2. Still here — it answers the probe: a conflict (ClientConflict,
+//     counted, in status). If the client had been here at least
+//     ConflictWindow (60 s) — the incumbent; its tenure runs from its
+//     first binding here and survives reclaims — the proxy registers it
+//     again at once and takes the binding back ("reclaim").
+//  3. The other proxy's binding, a moment old, is revoked in turn; its
+//     client is still there too, but it is the newcomer: it yields and
+//     quarantines the MAC for Quarantine (10 min): no registration, DHCP
+//     refused ("quarantine").
+//  4. An incumbent reclaims at most MaxReclaims (5) times per Quarantine;
+//     past that it yields too, so two proxies that both believe they hold
+//     the incumbent (a peer with another rule) cannot ping-pong a binding
+//     for ever: at most five flaps per ten minutes.
 //
-// The genuine client loses at most a probe timeout and one round trip;
-// the spoofer gets nothing past that and both hotspots report it. A
-// spoofer who waits until the genuine laptop is away (asleep, out of
-// range) wins: without link-layer authentication nothing tells the two
-// apart. Conflicts are seen only with revocation on; without it the
-// latest registration simply wins at every renewal.
+// The genuine client loses at most a probe timeout and one round trip per
+// attempt, and both hotspots report every conflict. A spoofer that
+// answers its proxy's probe is quarantined after one attempt. One that
+// ignores the probe looks, to its proxy, like a client that moved away,
+// so it may try again at once — each try is undone by a reclaim, and only
+// the sixth within ten minutes wins (the reclaim budget is what stops a
+// ping-pong; counters reclaims and quarantines show the fight). A spoofer
+// who waits until the genuine laptop is away (asleep, out of range) wins
+// outright: without link-layer authentication nothing tells the two apart.
+// Conflicts are seen only with revocation on; without it the latest
+// registration simply wins at every renewal.
 //
 // # Keys derived from a master secret
 //

@@ -165,13 +165,21 @@ type client struct {
 	nextProbe  time.Time
 
 	// denial, revocation, conflict
-	retryAt     time.Time
-	backoff     time.Duration
-	lastCode    wire.Code
-	replied     bool
-	revokedAt   time.Time
-	boundFor    time.Duration // age of the binding when it was revoked
-	reclaimedAt time.Time
+	retryAt   time.Time
+	backoff   time.Duration
+	lastCode  wire.Code
+	replied   bool
+	revokedAt time.Time
+	// heldSince is when the client's tenure here began: its first
+	// binding, kept across reclaims (package doc, MAC conflicts); tenure
+	// is its length when the binding was revoked.
+	heldSince time.Time
+	tenure    time.Duration
+	// reclaiming: the registration in flight takes a binding back.
+	// reclaims counts the reclaims since reclaimFrom, within Quarantine.
+	reclaiming  bool
+	reclaims    int
+	reclaimFrom time.Time
 	until       time.Time // end of a quarantine or of a revoked entry's linger
 
 	stats ClientCounters
@@ -399,6 +407,7 @@ func (e *Engine) deregister(c *client, reason string, now time.Time) Output {
 	e.Counters.Deregistrations.Add(1)
 	out := e.sendRequest(c, now, 0, true)
 	c.state = Deregistering
+	c.reclaiming = false
 	out.Events = append(out.Events, ev)
 	return out
 }
@@ -728,6 +737,7 @@ func (e *Engine) denied(c *client, code wire.Code, reason string, now time.Time)
 	e.Counters.Denials.Add(1)
 	c.stats.Denials++
 	c.state = Denied
+	c.reclaiming = false
 	c.probing = false
 	c.granted, c.expires, c.renewAt = 0, time.Time{}, time.Time{}
 	c.backoff = max(denyFirst, min(c.backoff*2, denyMax))

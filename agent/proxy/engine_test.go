@@ -521,30 +521,61 @@ func TestMACSpoofConflict(t *testing.T) {
 	}
 }
 
-// TestConflictNoPingPong: an incumbent revoked a second time within the
-// quarantine of its reclaim yields too.
+// TestConflictNoPingPong: a spoofer on hs2 that ignores hs2's probes looks
+// to hs2 like a client that moved away, so it attaches again at once, over
+// and over. Each attempt is undone by the incumbent's reclaim — its tenure
+// survives the reclaims — until the reclaim budget (MaxReclaims per
+// Quarantine) is spent: then hs1 yields, and the binding stops flapping.
 func TestConflictNoPingPong(t *testing.T) {
 	l := newLab(t, nil, nil)
 	p1, p2 := l.p[hs1], l.p[hs2]
 	bind(t, l, hs1, laptop, t0)
 	now := t0.Add(120 * time.Second)
-	l.run(hs2, p2.Attach(laptop, now), now)
-	now = now.Add(100 * time.Millisecond)
-	l.run(hs1, p1.ClientPresent(laptop, now), now) // reclaim
-	l.take(hs1)
-	l.take(hs2)
-	// hs2's side somehow registers again 2 min later (say its quarantine
-	// was configured away); hs1 is revoked again while the laptop is here.
-	later := now.Add(2 * time.Minute)
-	p2b, _ := New(proxyConfig(hs2, fa2SA), nil)
-	l.p[hs2] = p2b
-	l.run(hs2, p2b.Attach(laptop, later), later)
-	if kinds(l.take(hs1)) != "revoked" {
-		t.Fatal("no revocation")
+	for try := 1; try <= DefaultMaxReclaims+1; try++ {
+		l.run(hs2, p2.Attach(laptop, now), now)
+		if ev := l.take(hs2); kinds(ev) != "bound" {
+			t.Fatalf("try %d: hs2 %v", try, kinds(ev))
+		}
+		if ev := l.take(hs1); kinds(ev) != "revoked" {
+			t.Fatalf("try %d: hs1 %v", try, kinds(ev))
+		}
+		now = now.Add(100 * time.Millisecond)
+		l.run(hs1, p1.ClientPresent(laptop, now), now)
+		ev := l.take(hs1)
+		if try > DefaultMaxReclaims {
+			if kinds(ev) != "conflict" || ev[0].Reason != "quarantine" {
+				t.Fatalf("try %d, past the budget: hs1 %v %+v", try, kinds(ev), ev)
+			}
+			if hb := l.ha.Lookup(poolAddr); len(hb) != 1 || hb[0].CareOf != hs2 {
+				t.Fatalf("the binding still flaps: %+v", hb)
+			}
+			break
+		}
+		if kinds(ev) != "conflict,bound" || ev[0].Reason != "reclaim" {
+			t.Fatalf("try %d: hs1 %v %+v", try, kinds(ev), ev)
+		}
+		if hb := l.ha.Lookup(poolAddr); len(hb) != 1 || hb[0].CareOf != hs1 {
+			t.Fatalf("try %d: binding not taken back: %+v", try, hb)
+		}
+		// hs2 is revoked; its client never answers the probe: "moved".
+		if ev := l.take(hs2); kinds(ev) != "revoked" {
+			t.Fatalf("try %d: hs2 %v", try, kinds(ev))
+		}
+		now = now.Add(DefaultProbeTimeout + time.Second)
+		l.run(hs2, p2.Tick(now), now)
+		l.run(hs1, p1.Tick(now), now)
+		l.take(hs2)
+		if st, _ := p2.ClientState(laptop); st == Quarantined {
+			t.Fatalf("try %d: a client that did not answer was quarantined", try)
+		}
 	}
-	l.run(hs1, p1.ClientPresent(laptop, later), later)
-	if ev := l.take(hs1); kinds(ev) != "conflict" || ev[0].Reason != "quarantine" {
-		t.Fatalf("second conflict at the incumbent: %v", kinds(ev))
+	c := p1.Counters.Snapshot()
+	if c.Conflicts != DefaultMaxReclaims+1 || c.Reclaims != DefaultMaxReclaims || c.Quarantines != 1 {
+		t.Fatalf("hs1 counters %+v", c)
+	}
+	// hs1 has yielded: it refuses the MAC for the quarantine.
+	if st, _ := p1.ClientState(laptop); st != Quarantined {
+		t.Fatalf("hs1 state %v", st)
 	}
 }
 

@@ -123,6 +123,10 @@ func (e *Engine) accepted(c *client, v wire.ReplyView, l wire.Layout, b []byte, 
 	e.forgetPending(c)
 	if !c.state.holdsBinding() {
 		c.boundAt = now
+		if !c.reclaiming {
+			c.heldSince = now
+		}
+		c.reclaiming = false
 	}
 	c.state = Bound
 	c.hoa, c.udp, c.keepalive, c.revocable, c.revStamp = hoa, udp, ka, revocable, stamp

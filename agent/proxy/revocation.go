@@ -74,7 +74,7 @@ func (e *Engine) HandleRevocation(src netip.AddrPort, b []byte, now time.Time) O
 	c.stats.Revocations++
 	out.Events = append(out.Events, e.event(c, ClientRevoked, "revoked by the home agent"))
 	e.forgetPending(c)
-	c.boundFor = now.Sub(c.boundAt)
+	c.tenure = now.Sub(c.heldSince)
 	c.state = Revoked
 	c.revokedAt = now
 	c.until = now.Add(revokeLinger)
@@ -89,20 +89,23 @@ func (e *Engine) badRevocation() Output {
 }
 
 // conflict applies the MAC-conflict rule to a revoked client that proved
-// it is still attached here (package doc): an incumbent — bound at least
-// ConflictWindow before the revocation, and not already reclaimed within
-// a quarantine period — registers again and takes the binding back; a
-// newcomer, or an incumbent revoked a second time, yields: the MAC is
-// quarantined.
+// it is still attached here (package doc): an incumbent — here at least
+// ConflictWindow before the revocation, its tenure kept across reclaims —
+// registers again and takes the binding back, at most MaxReclaims times
+// within a Quarantine period; a newcomer, or an incumbent past that
+// budget, yields: the MAC is quarantined.
 func (e *Engine) conflict(c *client, now time.Time) Output {
 	e.Counters.Conflicts.Add(1)
 	c.stats.Conflicts++
-	incumbent := c.boundFor >= e.cfg.ConflictWindow &&
-		(c.reclaimedAt.IsZero() || now.Sub(c.reclaimedAt) >= e.cfg.Quarantine)
-	if incumbent {
-		c.reclaimedAt = now
+	if c.reclaimFrom.IsZero() || now.Sub(c.reclaimFrom) >= e.cfg.Quarantine {
+		c.reclaims, c.reclaimFrom = 0, now
+	}
+	if c.tenure >= e.cfg.ConflictWindow && c.reclaims < e.cfg.MaxReclaims {
+		c.reclaims++
+		e.Counters.Reclaims.Add(1)
 		out := Output{Events: []Event{e.event(c, ClientConflict, "reclaim")}}
 		out.merge(e.register(c, now))
+		c.reclaiming = true
 		return out
 	}
 	e.Counters.Quarantines.Add(1)
