@@ -460,6 +460,8 @@ func buildProxy(f *uci.File) (*Proxy, error) {
 		UDPTunnel: p.UDPTunnel == "1", ForceUDP: r.boolean("force_udp"), Revocation: r.boolean("revocation"),
 		DeviceID: r.boolean("device_id"), UnknownNAI: r.get("unknown_nai"), MasterKey: master,
 		KeySPI: uint32(r.uint("key_spi")), MaxClients: int(r.uint("max_clients")),
+		ConflictWindow: time.Duration(r.uint("conflict_window")) * time.Second,
+		Quarantine:     time.Duration(r.uint("quarantine")) * time.Second,
 	}
 	p.DHCP = dhcpserve.Config{ServerID: r.addr("gateway"), Network: r.prefix("client_network").Masked(),
 		Domain: r.get("domain"), MTU: uint16(r.uint("client_mtu"))}

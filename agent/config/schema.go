@@ -14,23 +14,24 @@ package config
 type Datatype string
 
 const (
-	TBool      Datatype = "bool"
-	TUInt      Datatype = "uinteger"
-	TPort      Datatype = "port"
-	TIP4Addr   Datatype = "ip4addr"
-	TCIDR4     Datatype = "cidr4"
-	TString    Datatype = "string"
-	TDevice    Datatype = "device" // an interface name
-	TFile      Datatype = "file"   // an absolute path
-	TSPI       Datatype = "range(256,4294967295)"
-	TLifetime  Datatype = "range(1,65535)"
-	TBindings  Datatype = "range(1,64)"
-	TMTU       Datatype = "range(576,9000)"
-	TKeepalive Datatype = "range(0,65535)"
-	TTolerance Datatype = "range(1,3600)"
-	TInterval  Datatype = "range(1,1800)"
-	TVisitors  Datatype = "range(1,65535)"
-	TMAC       Datatype = "macaddr"
+	TBool       Datatype = "bool"
+	TUInt       Datatype = "uinteger"
+	TPort       Datatype = "port"
+	TIP4Addr    Datatype = "ip4addr"
+	TCIDR4      Datatype = "cidr4"
+	TString     Datatype = "string"
+	TDevice     Datatype = "device" // an interface name
+	TFile       Datatype = "file"   // an absolute path
+	TSPI        Datatype = "range(256,4294967295)"
+	TLifetime   Datatype = "range(1,65535)"
+	TBindings   Datatype = "range(1,64)"
+	TMTU        Datatype = "range(576,9000)"
+	TKeepalive  Datatype = "range(0,65535)"
+	TTolerance  Datatype = "range(1,3600)"
+	TInterval   Datatype = "range(1,1800)"
+	TVisitors   Datatype = "range(1,65535)"
+	TQuarantine Datatype = "range(1,86400)"
+	TMAC        Datatype = "macaddr"
 )
 
 // Option describes one option of a section.
@@ -159,6 +160,8 @@ var Schema = []Section{
 			{Name: "master_key", Type: TString, Secret: true, Help: "derives each client's MN-HA key without one of its own: HKDF-SHA256 with the NAI (mip4d proxy-key computes it for the home agent's configuration)"},
 			{Name: "key_spi", Type: TSPI, Default: "256", Help: "SPI of the derived keys"},
 			{Name: "max_clients", Type: TVisitors, Default: "256", Help: "largest client table"},
+			{Name: "conflict_window", Type: TTolerance, Default: "60", Help: "MAC conflicts: a client whose binding the home agent moved to another hotspot while it still answers here takes it back if it had been here this many seconds; a newer one yields"},
+			{Name: "quarantine", Type: TQuarantine, Default: "600", Help: "MAC conflicts: seconds a yielding client's MAC is refused; also the period in which a client takes its binding back at most 5 times"},
 			{Name: "gateway", Type: TIP4Addr, Required: true, Help: "the clients' router and DHCP server address: the same on every hotspot, so a client sees no change when it moves"},
 			{Name: "gateway_mac", Type: TMAC, Help: "MAC address given to the clients' interface, the same on every hotspot, so clients' ARP caches stay right across moves"},
 			{Name: "client_network", Type: TCIDR4, Help: "subnet mask given to clients: a prefix holding their home addresses and the gateway (the home network, say); default: a /32 with classless static routes (RFC 3442) to the gateway"},

@@ -320,13 +320,128 @@ func TestLiveStatus(t *testing.T) {
 	}
 
 	t.Run("chromium", func(t *testing.T) {
-		chromiumStatus(t, status, bindings)
+		dom := renderStatus(t, status, bindings, "status.png")
+		rows := tableRows(dom, "mip4d-bindings")
+		if len(rows) != 1 {
+			t.Fatalf("bindings table: %d rows, want 1: %v", len(rows), rows)
+		}
+		row := rows[0]
+		for i, want := range []string{scenario.HoA.String(), scenario.CoAs[1].String(), "laptop@example.net", scenario.NATAddrs[1].String(), "udp/ipip"} {
+			if !strings.Contains(row[i], want) {
+				t.Errorf("bindings row column %d = %q, want %q (row %v)", i, row[i], want, row)
+			}
+		}
+		summary := tableRows(dom, "mip4d-summary")
+		if !hasRow(summary, "Role", "Home agent") || !hasRow(summary, "Bindings", "1") {
+			t.Errorf("summary rows %v", summary)
+		}
+		counters := tableRows(dom, "mip4d-counters")
+		if !slices.ContainsFunc(counters, func(r []string) bool { return r[0] == "ha.accepted" && r[1] != "0" }) {
+			t.Errorf("counters do not show accepted registrations: %v", counters)
+		}
+		t.Logf("status page: %d binding row, %d summary rows, %d counters", len(rows), len(summary), len(counters))
 	})
 }
 
-// chromiumStatus renders the status view with the stand-in LuCI modules
-// in headless Chromium, checks the rows it shows, and saves a screenshot.
-func chromiumStatus(t *testing.T, status, bindings string) {
+// TestLiveStatusHotspots: the status page of a foreign agent (S2: the
+// node registered through it) shows its visitor, and that of a proxy (S5:
+// the laptop got its home address by DHCP) shows its client — from real
+// `mip4d status --json` answers through the rpcd plugin, in Chromium.
+func TestLiveStatusHotspots(t *testing.T) {
+	bin := hostMIP4D(t)
+	t.Run("fa", func(t *testing.T) {
+		l := lab.ForTest(t)
+		r, err := scenario.BuildS2(l, bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []func() error{r.StartFAs, func() error { return r.MoveTo(1) }, func() error { return r.StartHA() },
+			func() error { return r.StartMN("mode", "fa", "uplink", scenario.MNUplink) }} {
+			if err := f(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, err := r.WaitVisitor(1, 15*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := rpcd(t, bin, r.Socket("fa1"), "call", "status")
+		bindings := rpcd(t, bin, r.Socket("fa1"), "call", "bindings")
+		dom := renderStatus(t, status, bindings, "status-fa.png")
+		rows := tableRows(dom, "mip4d-visitors")
+		if len(rows) != 1 {
+			t.Fatalf("visitors table: %d rows, want 1: %v\nstatus: %s", len(rows), rows, status)
+		}
+		for i, want := range []string{v.MAC, scenario.HoA.String(), scenario.HAAddr.String(), "laptop@example.net"} {
+			if !strings.EqualFold(rows[0][i], want) {
+				t.Errorf("visitor row column %d = %q, want %q (row %v)", i, rows[0][i], want, rows[0])
+			}
+		}
+		if tun := rows[0][5]; tun != "udp/ipip" && tun != "ipip" && tun != "gre" {
+			t.Errorf("visitor tunnel %q", tun)
+		}
+		summary := tableRows(dom, "mip4d-summary")
+		if !hasRow(summary, "Role", "Foreign agent") || !hasRow(summary, "Care-of address", scenario.FACoAs[1].String()) ||
+			!hasRow(summary, "Visitors", "1") {
+			t.Errorf("summary rows %v", summary)
+		}
+		counters := tableRows(dom, "mip4d-counters")
+		if !slices.ContainsFunc(counters, func(r []string) bool { return r[0] == "fa.relayed" && r[1] != "0" }) {
+			t.Errorf("counters do not show relayed requests: %v", counters)
+		}
+		if tableRows(dom, "mip4d-bindings") != nil || tableRows(dom, "mip4d-clients") != nil {
+			t.Error("a foreign agent's page shows a bindings or clients table")
+		}
+	})
+	t.Run("proxy", func(t *testing.T) {
+		l := lab.ForTest(t)
+		r, err := scenario.BuildS5(l, bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.StartS5Access(); err != nil {
+			t.Fatal(err)
+		}
+		status := rpcd(t, bin, r.Socket("fa1"), "call", "status")
+		bindings := rpcd(t, bin, r.Socket("fa1"), "call", "bindings")
+		dom := renderStatus(t, status, bindings, "status-proxy.png")
+		rows := tableRows(dom, "mip4d-clients")
+		if len(rows) != 1 {
+			t.Fatalf("clients table: %d rows, want 1: %v\nstatus: %s", len(rows), rows, status)
+		}
+		for i, want := range []string{scenario.LaptopMAC, "laptop@example.net", scenario.HoA.String(), "bound"} {
+			if !strings.EqualFold(rows[0][i], want) {
+				t.Errorf("client row column %d = %q, want %q (row %v)", i, rows[0][i], want, rows[0])
+			}
+		}
+		if rows[0][4] == "-" || rows[0][5] == "-" {
+			t.Errorf("client row has no binding age or lifetime: %v", rows[0])
+		}
+		summary := tableRows(dom, "mip4d-summary")
+		if !hasRow(summary, "Role", "Proxy (RFC 5563)") || !hasRow(summary, "Gateway", scenario.ProxyGateway.String()) ||
+			!hasRow(summary, "Home agent", scenario.HAAddr.String()) || !hasRow(summary, "Proxied clients", "1") {
+			t.Errorf("summary rows %v", summary)
+		}
+		counters := tableRows(dom, "mip4d-counters")
+		if !slices.ContainsFunc(counters, func(r []string) bool { return strings.HasPrefix(r[0], "dhcp.") && r[1] != "0" }) {
+			t.Errorf("counters show nothing of the DHCP server: %v", counters)
+		}
+		for _, out := range []string{status, bindings} {
+			if strings.Contains(out, "6d6970346420726f616d696e67206c6162") || strings.Contains(out, "roaming lab") {
+				t.Errorf("a key appears in the plugin's answer: %s", out)
+			}
+		}
+	})
+}
+
+func hasRow(rows [][]string, field, value string) bool {
+	return slices.ContainsFunc(rows, func(r []string) bool { return len(r) == 2 && r[0] == field && r[1] == value })
+}
+
+// renderStatus renders the status view from the plugin's answers with the
+// stand-in LuCI modules in headless Chromium, saves a screenshot named
+// shot, and returns the rendered DOM.
+func renderStatus(t *testing.T, status, bindings, shot string) string {
 	browser := ""
 	for _, b := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(b); err == nil {
@@ -368,39 +483,19 @@ func chromiumStatus(t *testing.T, status, bindings string) {
 	if regexp.MustCompile(`<body[^>]*data-error=`).MatchString(dom) || !regexp.MustCompile(`<body[^>]*data-ready="yes"`).MatchString(dom) {
 		t.Fatalf("the view did not render:\n%s", dom)
 	}
-	rows := tableRows(dom, "mip4d-bindings")
-	if len(rows) != 1 {
-		t.Fatalf("bindings table: %d rows, want 1: %v", len(rows), rows)
-	}
-	row := rows[0]
-	for i, want := range []string{scenario.HoA.String(), scenario.CoAs[1].String(), "laptop@example.net", scenario.NATAddrs[1].String(), "udp/ipip"} {
-		if !strings.Contains(row[i], want) {
-			t.Errorf("bindings row column %d = %q, want %q (row %v)", i, row[i], want, row)
-		}
-	}
-	summary := tableRows(dom, "mip4d-summary")
-	if !slices.ContainsFunc(summary, func(r []string) bool { return len(r) == 2 && r[0] == "Role" && r[1] == "Home agent" }) ||
-		!slices.ContainsFunc(summary, func(r []string) bool { return len(r) == 2 && r[0] == "Bindings" && r[1] == "1" }) {
-		t.Errorf("summary rows %v", summary)
-	}
-	counters := tableRows(dom, "mip4d-counters")
-	if !slices.ContainsFunc(counters, func(r []string) bool { return r[0] == "ha.accepted" && r[1] != "0" }) {
-		t.Errorf("counters do not show accepted registrations: %v", counters)
-	}
-	t.Logf("status page: %d binding row, %d summary rows, %d counters", len(rows), len(summary), len(counters))
-
-	shot := filepath.Join(t.ArtifactDir(), "status.png")
-	chrome("--screenshot=" + shot)
-	if st, err := os.Stat(shot); err != nil || st.Size() < 1000 {
+	path := filepath.Join(t.ArtifactDir(), shot)
+	chrome("--screenshot=" + path)
+	if st, err := os.Stat(path); err != nil || st.Size() < 1000 {
 		t.Fatalf("no screenshot: %v", err)
 	}
 	// Also keep a copy where a person finds it after a plain `go test`.
-	keep := filepath.Join(repoRoot(t), "out", "luci", "status.png")
+	keep := filepath.Join(repoRoot(t), "out", "luci", shot)
 	if err := os.MkdirAll(filepath.Dir(keep), 0o755); err == nil {
-		if b, err := os.ReadFile(shot); err == nil && os.WriteFile(keep, b, 0o644) == nil {
-			t.Logf("screenshot: %s (copy of %s)", keep, shot)
+		if b, err := os.ReadFile(path); err == nil && os.WriteFile(keep, b, 0o644) == nil {
+			t.Logf("screenshot: %s (copy of %s)", keep, path)
 		}
 	}
+	return dom
 }
 
 func mustRead(t *testing.T, p string) []byte {

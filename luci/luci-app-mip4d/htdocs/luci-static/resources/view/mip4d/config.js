@@ -421,6 +421,18 @@ return view.extend({
 		o.depends(roleProxy);
 		o.modalonly = true;
 
+		o = s.option(form.Value, 'conflict_window', _('MAC conflict window'), _('Seconds a client must have been here to take its binding back when its MAC shows up at another hotspot'));
+		o.datatype = 'range(1,3600)';
+		o.placeholder = '60';
+		o.depends(roleProxy);
+		o.modalonly = true;
+
+		o = s.option(form.Value, 'quarantine', _('MAC quarantine'), _('Seconds a MAC that lost a conflict is refused'));
+		o.datatype = 'range(1,86400)';
+		o.placeholder = '600';
+		o.depends(roleProxy);
+		o.modalonly = true;
+
 		o = s.option(form.Value, 'tun', _('Tunnel device'));
 		o.datatype = 'device';
 		o.placeholder = 'mip4d0';

@@ -55,9 +55,11 @@ function flatten(prefix, v, out) {
 	return out;
 }
 
+var roles = { ha: _('Home agent'), mn: _('Mobile node'), fa: _('Foreign agent'), proxy: _('Proxy (RFC 5563)') };
+
 function summary(st) {
 	var rows = [
-		[_('Role'), st.role === 'ha' ? _('Home agent') : st.role === 'mn' ? _('Mobile node') : st.role],
+		[_('Role'), roles[st.role] || st.role],
 		[_('Version'), st.version],
 		[_('Uptime'), duration(st.uptime)]
 	];
@@ -78,6 +80,25 @@ function summary(st) {
 			if (v == null || typeof v !== 'object')
 				rows.push([k, v]);
 		});
+	var fa = st.fa;
+	if (fa) {
+		rows.push([_('Care-of address'), fa.care_of]);
+		rows.push([_('Visitors\' link'), fa.link + (fa.link_address ? ' (' + fa.link_address + ')' : '')]);
+		rows.push([_('Behind NAT'), fa.behind_nat]);
+		rows.push([_('Visitors'), (fa.visitors || []).length]);
+		rows.push([_('Requests pending'), fa.pending]);
+	}
+	var px = st.proxy;
+	if (px) {
+		var p = px.proxy || {};
+		rows.push([_('Clients\' interface'), px.interface]);
+		rows.push([_('Gateway'), px.gateway]);
+		rows.push([_('Home agent'), p.home_agent]);
+		rows.push([_('Care-of address'), p.care_of]);
+		rows.push([_('Proxied clients'), (p.clients || []).length]);
+		if (p.refused_by_home_agent)
+			rows.push([_('Refused by the home agent'), p.refused_by_home_agent]);
+	}
 	return table('mip4d-summary', [_('Field'), _('Value')], rows, _('No data'));
 }
 
@@ -88,16 +109,39 @@ function bindingRows(list) {
 	});
 }
 
-// genericRows renders a list of flat objects (visitors, proxied clients)
-// with the keys of its first element as columns.
-function generic(id, title, list) {
-	if (!Array.isArray(list))
-		return E('div');
-	var head = list.length ? Object.keys(list[0]) : [_('Entries')];
-	return E('div', { 'class': 'cbi-section' }, [
-		E('h3', {}, title),
-		table(id, head, list.map(function(o) { return head.map(function(k) { return o[k]; }); }), _('None'))
-	]);
+function tunnelOf(udp, gre) {
+	return udp ? 'udp/ipip' : gre ? 'gre' : 'ipip';
+}
+
+function remaining(until, lifetime) {
+	var left = Math.max(0, Math.round((Date.parse(until) - Date.now()) / 1000));
+	return (isNaN(left) ? '-' : left) + ' / ' + lifetime + ' s';
+}
+
+// visitorRows: the foreign agent's visitor list (mobile nodes served on
+// its link, RFC 5944 §3.7.2).
+function visitorRows(list) {
+	return (list || []).map(function(v) {
+		return [v.mac, v.home_addr, v.home_agent, v.nai, v.src, tunnelOf(v.udp, v.gre),
+			v.reverse_tunnel, remaining(v.expires, v.lifetime), v.since];
+	});
+}
+
+// clientRows: the proxy's clients (RFC 5563): who, which home address,
+// in what state, since when, and what was exchanged for them.
+function clientRows(list) {
+	return (list || []).map(function(c) {
+		var n = c.counters || {};
+		return [c.mac, c.nai + (c.guest ? ' (' + _('guest') + ')' : ''), c.home_addr, c.state,
+			c.bound_since ? duration(c.binding_age) : '-',
+			c.lifetime ? c.lifetime_left + ' / ' + c.lifetime + ' s' : '-',
+			c.udp_tunnel ? 'udp/ipip' : 'ipip',
+			n.registrations + ' / ' + n.requests, n.probes, n.revocations, n.conflicts, c.last_reply];
+	});
+}
+
+function section(title, t) {
+	return E('div', { 'class': 'cbi-section' }, [E('h3', {}, title), t]);
 }
 
 return view.extend({
@@ -112,21 +156,30 @@ return view.extend({
 				E('div', { 'class': 'alert-message warning', 'id': 'mip4d-down' },
 					_('mip4d is not running: %s').replace('%s', st.error || _('no answer')))
 			]);
-		var counters = flatten('', { ha: st.ha ? st.ha.counters : undefined, mn: st.mn ? st.mn.counters : undefined, dataplane: st.dataplane }, []);
+		var counters = flatten('', {
+			ha: st.ha ? st.ha.counters : undefined,
+			mn: st.mn ? st.mn.counters : undefined,
+			fa: st.fa ? st.fa.counters : undefined,
+			proxy: st.proxy ? st.proxy.counters : undefined,
+			dhcp: st.proxy ? st.proxy.dhcp : undefined,
+			dataplane: st.dataplane
+		}, []);
 		return E('div', { 'id': 'mip4d-status' }, [
-			E('div', { 'class': 'cbi-section' }, [E('h3', {}, _('Daemon')), summary(st)]),
-			st.role === 'ha' ? E('div', { 'class': 'cbi-section' }, [
-				E('h3', {}, _('Mobility bindings')),
+			section(_('Daemon'), summary(st)),
+			st.role === 'ha' ? section(_('Mobility bindings'),
 				table('mip4d-bindings', [_('Home address'), _('Care-of address'), _('NAI'), _('Endpoint'),
 					_('Tunnel'), _('Reverse tunnel'), _('Foreign agent'), _('Remaining'), _('Registered')],
-				bindingRows(bd.bindings), _('No bindings'))
-			]) : E('div'),
-			generic('mip4d-visitors', _('Visitors'), st.fa ? st.fa.visitors : null),
-			generic('mip4d-clients', _('Proxied clients'), st.proxy ? st.proxy.clients : null),
-			E('div', { 'class': 'cbi-section' }, [
-				E('h3', {}, _('Counters')),
-				table('mip4d-counters', [_('Counter'), _('Value')], counters, _('No counters'))
-			])
+				bindingRows(bd.bindings), _('No bindings'))) : E('div'),
+			st.fa ? section(_('Visitors'),
+				table('mip4d-visitors', [_('MAC'), _('Home address'), _('Home agent'), _('NAI'), _('From'),
+					_('Tunnel'), _('Reverse tunnel'), _('Remaining'), _('Since')],
+				visitorRows(st.fa.visitors), _('No visitors'))) : E('div'),
+			st.proxy ? section(_('Proxied clients'),
+				table('mip4d-clients', [_('MAC'), _('NAI'), _('Home address'), _('State'), _('Binding age'),
+					_('Lifetime left'), _('Tunnel'), _('Registered / requests'), _('Presence probes'),
+					_('Revocations'), _('MAC conflicts'), _('Last reply')],
+				clientRows((st.proxy.proxy || {}).clients), _('No clients'))) : E('div'),
+			section(_('Counters'), table('mip4d-counters', [_('Counter'), _('Value')], counters, _('No counters')))
 		]);
 	},
 
