@@ -240,7 +240,7 @@ func (r *proxyRunner) arpReply(a arpReply) {
 	if !ok {
 		return
 	}
-	if b, ok := r.bound[mac]; ok && b.HomeAddr == a.ip {
+	if hoa, ok := r.eng.ProbeAddr(mac); ok && hoa == a.ip {
 		r.apply(r.eng.ClientPresent(mac, r.o.now()))
 	}
 }
@@ -307,11 +307,13 @@ func (r *proxyRunner) apply(out proxy.Output) {
 		}
 	}
 	for _, mac := range out.Probe {
-		b, ok := r.bound[mac]
+		// Not r.bound: a revoked client is probed too (a move, or a MAC
+		// conflict?), and it no longer has a binding.
+		hoa, ok := r.eng.ProbeAddr(mac)
 		if !ok {
 			continue
 		}
-		if err := r.arp.Probe(net.HardwareAddr(mac[:]), r.gateway, b.HomeAddr); err != nil {
+		if err := r.arp.Probe(net.HardwareAddr(mac[:]), r.gateway, hoa); err != nil {
 			r.rl.Log(slog.LevelWarn, "arp", "cannot probe a client", "mac", mac, "err", err)
 		}
 	}

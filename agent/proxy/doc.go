@@ -103,9 +103,12 @@
 // attempt, and both hotspots report every conflict. A spoofer that
 // answers its proxy's probe is quarantined after one attempt. One that
 // ignores the probe looks, to its proxy, like a client that moved away,
-// so it may try again at once — each try is undone by a reclaim, and only
-// the sixth within ten minutes wins (the reclaim budget is what stops a
-// ping-pong; counters reclaims and quarantines show the fight). A spoofer
+// so it may try again at once — each try is undone by a reclaim, and the
+// one after the fifth reclaim within ten minutes wins (the budget is what
+// stops a ping-pong; a DHCP exchange whose REQUEST arrives after the
+// revocation costs two reclaims, so in the lab the fourth stock udhcpc
+// exchange wins; counters reclaims and quarantines show the fight, and
+// every conflict is logged as a warning on both hotspots). A spoofer
 // who waits until the genuine laptop is away (asleep, out of range) wins
 // outright: without link-layer authentication nothing tells the two apart.
 // Conflicts are seen only with revocation on; without it the latest

@@ -757,3 +757,15 @@ func (e *Engine) ClientState(mac MAC) (State, bool) {
 	}
 	return c.state, true
 }
+
+// ProbeAddr is the address a presence probe of mac asks for: the home
+// address it was last bound to, kept after a revocation so that the
+// probe that tells a move from a MAC conflict can be sent and its answer
+// recognised (false: no such client, or none yet).
+func (e *Engine) ProbeAddr(mac MAC) (netip.Addr, bool) {
+	c := e.clients[mac]
+	if c == nil || !c.hoa.IsValid() || c.hoa.IsUnspecified() {
+		return netip.Addr{}, false
+	}
+	return c.hoa, true
+}

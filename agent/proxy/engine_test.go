@@ -475,6 +475,10 @@ func TestMACSpoofConflict(t *testing.T) {
 	if kinds(ev) != "revoked" {
 		t.Fatalf("hs1 %v", kinds(ev))
 	}
+	// The binding is gone, but the probe still asks for its address.
+	if a, ok := p1.ProbeAddr(laptop); !ok || a != poolAddr {
+		t.Fatalf("hs1 probes %v %v after the revocation", a, ok)
+	}
 	// hs1's probe is answered: the laptop never left.
 	now = now.Add(200 * time.Millisecond)
 	l.run(hs1, p1.ClientPresent(laptop, now), now)

@@ -62,6 +62,9 @@ type Roaming struct {
 	// that client.
 	AfterMove  func(hs int) error
 	DHCPClient *lab.Proc
+	// ProxyOptions are extra options, name then value, for the proxies'
+	// proxy section (S5).
+	ProxyOptions []string
 	// At is the access network the mobile node is on (1 or 2; 0: none).
 	At int
 	// Keepalive is the NAT keepalive interval the HA gives, seconds.

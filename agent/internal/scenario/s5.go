@@ -68,6 +68,11 @@ func (r *Roaming) ProxyConfig(hs int) (string, error) {
 	section(f, "proxy", "proxy", "interface", "lan", "uplink", "wan", "home_agent", HAAddr.String(),
 		"spi", faSPI, "key", faKey, "master_key", proxyMaster, "lifetime", fmt.Sprint(r.Lifetime),
 		"gateway", ProxyGateway.String(), "gateway_mac", ProxyGatewayMAC, "client_network", HomeNet.String())
+	for i := 0; i+1 < len(r.ProxyOptions); i += 2 {
+		if err := f.Section("proxy").Set(r.ProxyOptions[i], r.ProxyOptions[i+1]); err != nil {
+			return "", err
+		}
+	}
 	section(f, "proxy_client", "", "mac", LaptopMAC, "nai", mnNAI)
 	return r.writeConfig(name, f)
 }
@@ -291,4 +296,67 @@ func (r *Roaming) UDPDrops(ns string, port uint16) (int64, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// Spoofer is a second machine on hotspot hs's link that takes the
+// laptop's MAC: the port hs of the laptop's bridge moves into a namespace
+// of its own ("spoof"), gets LaptopMAC, and runs busybox udhcpc. With
+// configure, it takes the address it is given (and so answers the proxy's
+// ARP probes for it); without, it keeps quiet after the lease, as a
+// spoofer ignoring probes would.
+type Spoofer struct {
+	r         *Roaming
+	dev       string
+	configure bool
+	Proc      *lab.Proc
+}
+
+// AddSpoofer puts the spoofer on hotspot hs's link; the laptop must be on
+// the other one.
+func (r *Roaming) AddSpoofer(hs int, configure bool) (*Spoofer, error) {
+	if r.At == hs {
+		return nil, fmt.Errorf("the laptop is on hotspot %d", hs)
+	}
+	dev := fmt.Sprintf("hs%d", hs)
+	if err := r.L.AddNS("spoof"); err != nil {
+		return nil, err
+	}
+	if err := r.L.IPBatch("mn", "link set "+dev+" nomaster", "link set "+dev+" netns "+r.L.NS("spoof")); err != nil {
+		return nil, err
+	}
+	if err := r.L.IPBatch("spoof", "link set "+dev+" address "+LaptopMAC, "link set "+dev+" up"); err != nil {
+		return nil, err
+	}
+	if err := r.waitLinkUp(fmt.Sprintf("fa%d", hs), "lan"); err != nil {
+		return nil, err
+	}
+	return &Spoofer{r: r, dev: dev, configure: configure}, nil
+}
+
+// Start runs the spoofer's DHCP client (again, if it ran: a fresh
+// DISCOVER, a new attempt).
+func (s *Spoofer) Start() error {
+	s.Stop()
+	script := filepath.Join(s.r.L.Dir(), "spoof.script")
+	body := dhcpScript
+	if !s.configure {
+		body = "#!/bin/sh\necho \"udhcpc $1: $ip (not configured)\"\nexit 0\n"
+	}
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		return err
+	}
+	if err := s.r.L.IP("spoof", "-4", "addr", "flush", "dev", s.dev); err != nil {
+		return err
+	}
+	p, err := s.r.L.Start("spoof", "spoof-udhcpc", "udhcpc", "-f", "-i", s.dev, "-s", script, "-t", "20", "-T", "1", "-A", "1")
+	s.Proc = p
+	return err
+}
+
+// Stop ends the spoofer's DHCP client.
+func (s *Spoofer) Stop() {
+	if s.Proc != nil {
+		s.Proc.Kill() // no DHCP RELEASE: the spoofer just goes quiet
+		s.Proc = nil
+	}
 }

@@ -135,3 +135,148 @@ func TestS5HostileDHCP(t *testing.T) {
 		t.Fatal("the laptop's binding stopped working")
 	}
 }
+
+// TestS5MACSpoof is the MAC-conflict rule end to end (agent/proxy package
+// doc): the laptop is bound through proxy 1 when a second machine on
+// hotspot 2 takes its MAC and asks for an address with busybox udhcpc.
+// Proxy 2 registers it — the home agent cannot tell — and the home agent
+// revokes proxy 1; proxy 1's ARP probe finds the laptop still there and,
+// as the incumbent, takes the binding back; the home agent revokes proxy 2.
+//
+//   - answering: the spoofer takes the address and so answers proxy 2's
+//     probe: proxy 2 is the newcomer and quarantines the MAC. The binding
+//     stays at proxy 1, the laptop's traffic flows.
+//   - silent: the spoofer keeps the address to itself (no probe answered:
+//     to proxy 2 it moved away) and tries again with a fresh DHCP client,
+//     over and over. Each try is undone by a reclaim until proxy 1's
+//     budget (5 per quarantine period) is spent; then proxy 1 yields and
+//     the binding stays where it is — no ping-pong, and both proxies have
+//     counted every conflict.
+//
+// Each DHCP exchange can cost two reclaims: the spoofer's DISCOVER starts
+// a registration and its REQUEST, arriving after the revocation, another.
+func TestS5MACSpoof(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		configure bool
+	}{{"answering", true}, {"silent", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := BuildS5(lab.ForTest(t), mip4d)
+			must(t, err)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Log(r.Logs())
+				}
+			})
+			// A short conflict window: the laptop is the incumbent after 2 s.
+			r.ProxyOptions = []string{"conflict_window", "2", "quarantine", "120"}
+			must(t, r.StartS5Access())
+			time.Sleep(3 * time.Second)
+			sp, err := r.AddSpoofer(2, tc.configure)
+			must(t, err)
+			t.Cleanup(sp.Stop)
+			tries := 0
+			for {
+				tries++
+				before := proxyCounters(t, r, 2).Registrations
+				must(t, sp.Start())
+				// Proxy 2 registers the spoofer (the home agent grants it)...
+				waitFor(t, 15*time.Second, fmt.Sprintf("try %d: proxy 2 registers the spoofer", tries), func() bool {
+					return proxyCounters(t, r, 2).Registrations > before
+				})
+				// ... and proxy 1 takes the binding back, or, its budget
+				// spent, yields.
+				var c1 s5Counters
+				waitFor(t, 10*time.Second, fmt.Sprintf("try %d: proxy 1 reclaims or yields", tries), func() bool {
+					c1 = proxyCounters(t, r, 1)
+					rows, err := r.Bindings()
+					return err == nil && len(rows) == 1 &&
+						(c1.Quarantines == 1 && rows[0].CareOf == FACoAs[2] || c1.Quarantines == 0 && rows[0].CareOf == FACoAs[1])
+				})
+				time.Sleep(time.Second) // the spoofer's exchange settles
+				if tc.configure || c1.Quarantines == 1 {
+					break
+				}
+				if tries == 10 {
+					t.Fatalf("proxy 1 never yields: %+v", c1)
+				}
+			}
+			want := FACoAs[1]
+			if tc.configure {
+				waitFor(t, 10*time.Second, "proxy 2 quarantines the spoofer", func() bool {
+					cs, err := r.ProxyClients(2)
+					return err == nil && len(cs) == 1 && cs[0].State == "quarantined"
+				})
+			} else {
+				want = FACoAs[2]
+			}
+			// Settled: the binding stays put.
+			for i := 0; i < 8; i++ {
+				rows, err := r.Bindings()
+				must(t, err)
+				if len(rows) != 1 || rows[0].CareOf != want {
+					t.Fatalf("the binding moved again: %+v, want it at %v", rows, want)
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			c1, c2 := proxyCounters(t, r, 1), proxyCounters(t, r, 2)
+			cs1, err := r.ProxyClients(1)
+			must(t, err)
+			cs2, err := r.ProxyClients(2)
+			must(t, err)
+			t.Logf("%d spoofer DHCP exchange(s); proxy 1: %+v, conflicts %d, reclaims %d, quarantines %d; "+
+				"proxy 2: %+v, registrations %d, conflicts %d, quarantines %d",
+				tries, cs1, c1.Conflicts, c1.Reclaims, c1.Quarantines, cs2, c2.Registrations, c2.Conflicts, c2.Quarantines)
+			if tc.configure {
+				if len(cs1) != 1 || cs1[0].State != "bound" || c1.Quarantines != 0 || c1.Reclaims < 1 || c1.Reclaims > 2 {
+					t.Fatalf("proxy 1 did not keep the laptop: %+v, counters %+v", cs1, c1)
+				}
+				if c2.Conflicts != 1 || c2.Quarantines != 1 {
+					t.Fatalf("proxy 2 did not report the conflict: %+v", c2)
+				}
+				if !r.L.Ping("mn", HAAddr, 3) {
+					t.Fatal("the laptop's traffic does not flow after the conflict")
+				}
+				return
+			}
+			// Silent: exactly the budget, then one yield.
+			if c1.Reclaims != 5 || c1.Quarantines != 1 || c1.Conflicts != 6 || len(cs1) != 1 || cs1[0].State != "quarantined" {
+				t.Fatalf("proxy 1: %+v, counters %+v", cs1, c1)
+			}
+			if tries < 3 {
+				t.Fatalf("the budget was spent in %d exchanges", tries)
+			}
+		})
+	}
+}
+
+// s5Counters is the part of a proxy's counters the spoof test reads.
+type s5Counters struct {
+	Registrations int64 `json:"registrations"`
+	Conflicts     int64 `json:"conflicts"`
+	Reclaims      int64 `json:"reclaims"`
+	Quarantines   int64 `json:"quarantines"`
+}
+
+func proxyCounters(t *testing.T, r *Roaming, hs int) s5Counters {
+	t.Helper()
+	var st struct {
+		Proxy struct {
+			Counters s5Counters `json:"counters"`
+		} `json:"proxy"`
+	}
+	must(t, r.Control(fmt.Sprintf("fa%d", hs), "status", &st))
+	return st.Proxy.Counters
+}
+
+// waitFor polls cond every 50 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
