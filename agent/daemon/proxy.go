@@ -265,6 +265,9 @@ func (r *proxyRunner) dhcpEvent(ev dhcpserve.Event, now time.Time) {
 		r.apply(r.eng.Attach(mac, now))
 	case dhcpserve.Present:
 		r.apply(r.eng.ClientPresent(mac, now))
+	case dhcpserve.Continued:
+		r.log.Debug("client continues its DHCP exchange", "mac", mac)
+		r.apply(r.eng.Continued(mac, now))
 	case dhcpserve.Release, dhcpserve.Decline, dhcpserve.LeaseExpired:
 		r.apply(r.eng.Release(mac, "dhcp "+ev.Kind.String(), now))
 	}
@@ -347,6 +350,9 @@ func (r *proxyRunner) apply(out proxy.Output) {
 			r.log.Info("client "+ev.Kind.String(), "mac", b.MAC, "nai", b.NAI, "home", b.HomeAddr, "reason", ev.Reason)
 		case proxy.ClientConflict:
 			r.log.Warn("client's MAC registered elsewhere while it is still here", "mac", b.MAC, "nai", b.NAI, "decision", ev.Reason)
+			if ev.Reason == "quarantine" {
+				r.sendDHCP(r.dhcp.Fail(hw, now)) // a held REQUEST is NAKed
+			}
 		}
 	}
 	if len(out.Events) > 0 {

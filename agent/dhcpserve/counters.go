@@ -18,6 +18,7 @@ type Counters struct {
 	Held           atomic.Int64 // DISCOVERs and REQUESTs held for a binding
 	PendingFull    atomic.Int64 // dropped: too many held
 	PendingExpired atomic.Int64 // held ones the binding never came for
+	Continued      atomic.Int64 // REQUESTs continuing an exchange whose binding went (Continued)
 	Offers         atomic.Int64
 	Acks           atomic.Int64
 	Naks           atomic.Int64
@@ -41,6 +42,7 @@ type Snapshot struct {
 	Held           int64 `json:"held"`
 	PendingFull    int64 `json:"pending_full"`
 	PendingExpired int64 `json:"pending_expired"`
+	Continued      int64 `json:"continued"`
 	Offers         int64 `json:"offers"`
 	Acks           int64 `json:"acks"`
 	Naks           int64 `json:"naks"`
@@ -59,7 +61,7 @@ type Snapshot struct {
 func (c *Counters) Snapshot() Snapshot {
 	return Snapshot{Received: c.Received.Load(), Malformed: c.Malformed.Load(), Relayed: c.Relayed.Load(),
 		Refused: c.Refused.Load(), Held: c.Held.Load(), PendingFull: c.PendingFull.Load(),
-		PendingExpired: c.PendingExpired.Load(), Offers: c.Offers.Load(), Acks: c.Acks.Load(), Naks: c.Naks.Load(),
+		PendingExpired: c.PendingExpired.Load(), Continued: c.Continued.Load(), Offers: c.Offers.Load(), Acks: c.Acks.Load(), Naks: c.Naks.Load(),
 		Informs: c.Informs.Load(), Releases: c.Releases.Load(), Declines: c.Declines.Load(), Expired: c.Expired.Load(),
 		OtherServer: c.OtherServer.Load(), Ignored: c.Ignored.Load(), Sent: c.Sent.Load(),
 		SendErrors: c.SendErrors.Load(), QueueDrops: c.QueueDrops.Load()}

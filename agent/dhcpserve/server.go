@@ -110,10 +110,17 @@ const (
 	// LeaseExpired: a lease ran out without a renewal (from Tick): the
 	// client left — call proxy Release (RFC 5563 §6.3).
 	LeaseExpired
+	// Continued: a REQUEST with no binding behind it that continues the
+	// exchange whose OFFER this server sent from a binding since gone —
+	// same transaction ID (RFC 2131 §4.4.1), within PendingTimeout. The
+	// client never left while the binding was taken away (a MAC conflict,
+	// not a move back); its answer waits like Attach's — call proxy
+	// Continued.
+	Continued
 )
 
 func (k EventKind) String() string {
-	return [...]string{"none", "attach", "present", "release", "decline", "lease-expired"}[k]
+	return [...]string{"none", "attach", "present", "release", "decline", "lease-expired", "continued"}[k]
 }
 
 // Event is what the daemon passes on to the proxy engine.
@@ -135,6 +142,12 @@ type lease struct {
 	expires time.Time
 }
 
+// offer is the exchange an OFFER answered from a binding belongs to.
+type offer struct {
+	xid dhcpv4.TransactionID
+	at  time.Time
+}
+
 // Server is the DHCP server of one interface. It is not safe for
 // concurrent use: the daemon's loop owns it.
 type Server struct {
@@ -142,6 +155,7 @@ type Server struct {
 	leaser   Leaser
 	pending  map[hw]*pending
 	leases   map[hw]lease
+	offered  map[hw]offer // bounded like pending: admitted clients only, expired by Tick
 	Counters Counters
 }
 
@@ -165,7 +179,8 @@ func New(cfg Config, l Leaser) (*Server, error) {
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = DefaultMaxPending
 	}
-	return &Server{cfg: cfg, leaser: l, pending: map[hw]*pending{}, leases: map[hw]lease{}}, nil
+	return &Server{cfg: cfg, leaser: l, pending: map[hw]*pending{}, leases: map[hw]lease{},
+		offered: map[hw]offer{}}, nil
 }
 
 // Config returns the configuration in use.
@@ -288,6 +303,11 @@ func (s *Server) answer(req *dhcpv4.DHCPv4, mac hw, now time.Time) (reply *dhcpv
 		return nil, Event{}, false
 	}
 	if !bound {
+		if o, ok := s.offered[mac]; ok && sid != nil && o.xid == req.TransactionID && now.Sub(o.at) < s.cfg.PendingTimeout {
+			delete(s.offered, mac)
+			s.Counters.Continued.Add(1)
+			return nil, Event{Kind: Continued, MAC: hwa}, true
+		}
 		return nil, Event{Kind: Attach, MAC: hwa}, true
 	}
 	if want != addr {
@@ -299,6 +319,7 @@ func (s *Server) answer(req *dhcpv4.DHCPv4, mac hw, now time.Time) (reply *dhcpv
 		return s.nak(req), Event{}, false
 	}
 	lt := s.leaseTime(left)
+	delete(s.offered, mac)
 	s.leases[mac] = lease{addr: addr, expires: now.Add(lt)}
 	s.Counters.Acks.Add(1)
 	return s.reply(req, dhcpv4.MessageTypeAck, addr, lt, false), Event{Kind: Present, MAC: hwa, Addr: addr}, false
@@ -327,6 +348,9 @@ func (s *Server) Ready(h net.HardwareAddr, now time.Time) *dhcpv4.DHCPv4 {
 	reply, _, hold := s.answer(p.req, mac, now)
 	if !hold {
 		delete(s.pending, mac)
+	}
+	if reply != nil && reply.MessageType() == dhcpv4.MessageTypeOffer {
+		s.offered[mac] = offer{xid: p.req.TransactionID, at: now}
 	}
 	return reply
 }
@@ -371,6 +395,11 @@ func (s *Server) Tick(now time.Time) []Event {
 		if now.Sub(p.at) >= s.cfg.PendingTimeout {
 			delete(s.pending, mac)
 			s.Counters.PendingExpired.Add(1)
+		}
+	}
+	for mac, o := range s.offered {
+		if now.Sub(o.at) >= s.cfg.PendingTimeout {
+			delete(s.offered, mac)
 		}
 	}
 	slices.SortFunc(evs, func(a, b Event) int { return bytes.Compare(a.MAC, b.MAC) })

@@ -146,6 +146,62 @@ func TestDiscoverWaitsForBinding(t *testing.T) {
 	}
 }
 
+// TestContinuedExchange: the REQUEST of the exchange whose OFFER came from
+// a binding that has since been taken away (the proxy forgot the client on
+// a revocation) is a Continued event, not an Attach: the client never left.
+// Another transaction, a REQUEST without our server identifier, or one
+// after PendingTimeout is a new attachment.
+func TestContinuedExchange(t *testing.T) {
+	s, f := newServer(t, nil)
+	s.Handle(msg(t, laptop, dhcpv4.MessageTypeDiscover), t0)
+	f.bound[laptop.String()] = hoa
+	if o := s.Ready(laptop, t0.Add(10*time.Millisecond)); o == nil || o.MessageType() != dhcpv4.MessageTypeOffer {
+		t.Fatalf("offer %v", o)
+	}
+	// The binding goes (revocation): the proxy forgets the client.
+	delete(f.bound, laptop.String())
+	s.Forget(laptop)
+	now := t0.Add(20 * time.Millisecond)
+	other := dhcpv4.WithTransactionID(dhcpv4.TransactionID{9, 9, 9, 9})
+	if r, ev := s.Handle(msg(t, laptop, dhcpv4.MessageTypeRequest, requested(hoa), serverID(linkGW), other), now); r != nil || ev.Kind != Attach {
+		t.Fatalf("another transaction: %v %+v", r, ev)
+	}
+	if r, ev := s.Handle(msg(t, laptop, dhcpv4.MessageTypeRequest, requested(hoa)), now); r != nil || ev.Kind != Attach {
+		t.Fatalf("INIT-REBOOT (no server identifier): %v %+v", r, ev)
+	}
+	r, ev := s.Handle(msg(t, laptop, dhcpv4.MessageTypeRequest, requested(hoa), serverID(linkGW)), now)
+	if r != nil || ev.Kind != Continued || !bytes.Equal(ev.MAC, laptop) || s.NumPending() != 1 || s.Counters.Continued.Load() != 1 {
+		t.Fatalf("the same exchange: %v %+v pending %d", r, ev, s.NumPending())
+	}
+	// Once only: a retransmission of it is an attachment like any other.
+	if _, ev := s.Handle(msg(t, laptop, dhcpv4.MessageTypeRequest, requested(hoa), serverID(linkGW)), now); ev.Kind != Attach {
+		t.Fatalf("retransmission: %+v", ev)
+	}
+	// Too late: a new exchange.
+	s2, f2 := newServer(t, nil)
+	s2.Handle(msg(t, laptop, dhcpv4.MessageTypeDiscover), t0)
+	f2.bound[laptop.String()] = hoa
+	s2.Ready(laptop, t0)
+	delete(f2.bound, laptop.String())
+	s2.Forget(laptop)
+	late := t0.Add(DefaultPendingTimeout)
+	s2.Tick(late)
+	if _, ev := s2.Handle(msg(t, laptop, dhcpv4.MessageTypeRequest, requested(hoa), serverID(linkGW)), late); ev.Kind != Attach {
+		t.Fatalf("after PendingTimeout: %+v", ev)
+	}
+	// An ACK completes the exchange: nothing of it is kept.
+	s3, f3 := newServer(t, nil)
+	s3.Handle(msg(t, laptop, dhcpv4.MessageTypeDiscover), t0)
+	f3.bound[laptop.String()] = hoa
+	s3.Ready(laptop, t0)
+	if r, _ := s3.Handle(msg(t, laptop, dhcpv4.MessageTypeRequest, requested(hoa), serverID(linkGW)), t0); r == nil || r.MessageType() != dhcpv4.MessageTypeAck {
+		t.Fatalf("ack %v", r)
+	}
+	if len(s3.offered) != 0 {
+		t.Fatal("an acknowledged exchange is still remembered")
+	}
+}
+
 func TestRequestStates(t *testing.T) {
 	s, f := newServer(t, nil)
 	f.bound[laptop.String()] = hoa

@@ -93,24 +93,30 @@
 //  3. The other proxy's binding, a moment old, is revoked in turn; its
 //     client is still there too, but it is the newcomer: it yields and
 //     quarantines the MAC for Quarantine (10 min): no registration, DHCP
-//     refused ("quarantine").
+//     refused, a held REQUEST NAKed ("quarantine"). Its client proves it
+//     is still there by answering the probe, or by the DHCP REQUEST of
+//     the very exchange the revoked binding offered (same transaction ID:
+//     dhcpserve's Continued, the engine's Continued) — a client that moved
+//     away and came back would start a new exchange.
 //  4. An incumbent reclaims at most MaxReclaims (5) times per Quarantine;
 //     past that it yields too, so two proxies that both believe they hold
 //     the incumbent (a peer with another rule) cannot ping-pong a binding
 //     for ever: at most five flaps per ten minutes.
 //
 // The genuine client loses at most a probe timeout and one round trip per
-// attempt, and both hotspots report every conflict. A spoofer that
-// answers its proxy's probe is quarantined after one attempt. One that
-// ignores the probe looks, to its proxy, like a client that moved away,
-// so it may try again at once — each try is undone by a reclaim, and the
-// one after the fifth reclaim within ten minutes wins (the budget is what
-// stops a ping-pong; a DHCP exchange whose REQUEST arrives after the
-// revocation costs two reclaims, so in the lab the fourth stock udhcpc
-// exchange wins; counters reclaims and quarantines show the fight, and
-// every conflict is logged as a warning on both hotspots). A spoofer
-// who waits until the genuine laptop is away (asleep, out of range) wins
-// outright: without link-layer authentication nothing tells the two apart.
+// attempt, and both hotspots report every conflict (counters conflicts,
+// reclaims, quarantines; a warning in the log). A spoofer with a stock DHCP
+// client is quarantined at its first attempt if it answers probes, or if
+// its REQUEST comes after the revocation (in the lab, every time). One
+// that ignores probes and whose exchange completed before the revocation
+// — or that crafts its DHCP to look new every time — looks, to its proxy,
+// like a client that moved away; each later try (a renewal, a new
+// exchange) is undone by a reclaim, and the one after the fifth reclaim
+// within ten minutes wins: the budget is what stops the ping-pong. A
+// spoofer who waits until the genuine laptop is away (asleep, out of
+// range) wins outright: without link-layer authentication nothing tells
+// the two apart.
+//
 // Conflicts are seen only with revocation on; without it the latest
 // registration simply wins at every renewal.
 //

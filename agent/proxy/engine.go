@@ -365,6 +365,19 @@ func (e *Engine) ClientPresent(mac MAC, now time.Time) Output {
 	return Output{}
 }
 
+// Continued reports a DHCP REQUEST that continues the exchange whose
+// OFFER came from the client's binding, after that binding was taken away
+// (dhcpserve's Continued: same transaction ID). While the revocation's
+// probe runs it is the probe's answer — the client never left, a MAC
+// conflict — otherwise a new attachment.
+func (e *Engine) Continued(mac MAC, now time.Time) Output {
+	if c := e.clients[mac]; c != nil && c.state == Revoked && c.probing {
+		c.lastSeen = now
+		return e.present(c, now)
+	}
+	return e.Attach(mac, now)
+}
+
 // present acts on a confirmed attachment while probing.
 func (e *Engine) present(c *client, now time.Time) Output {
 	c.probing = false

@@ -525,6 +525,40 @@ func TestMACSpoofConflict(t *testing.T) {
 	}
 }
 
+// TestContinuedIsPresence: the spoofer's DHCP REQUEST, continuing the
+// exchange hs2 offered from the binding just revoked, answers hs2's probe:
+// the newcomer yields at once. Past the probe, the same call is a new
+// attachment.
+func TestContinuedIsPresence(t *testing.T) {
+	l := newLab(t, nil, nil)
+	p1, p2 := l.p[hs1], l.p[hs2]
+	bind(t, l, hs1, laptop, t0)
+	now := t0.Add(120 * time.Second)
+	l.run(hs2, p2.Attach(laptop, now), now)
+	l.take(hs2)
+	l.take(hs1)
+	now = now.Add(50 * time.Millisecond)
+	l.run(hs1, p1.ClientPresent(laptop, now), now) // reclaim
+	if ev := l.take(hs2); kinds(ev) != "revoked" {
+		t.Fatalf("hs2 %v", kinds(ev))
+	}
+	now = now.Add(10 * time.Millisecond)
+	l.run(hs2, p2.Continued(laptop, now), now)
+	if ev := l.take(hs2); kinds(ev) != "conflict" || ev[0].Reason != "quarantine" {
+		t.Fatalf("hs2 after the continued exchange: %v %+v", kinds(ev), ev)
+	}
+	if c := p1.Counters.Snapshot(); c.Reclaims != 1 {
+		t.Fatalf("hs1 %+v", c)
+	}
+	// Not probing: an attachment.
+	l2 := newLab(t, nil, nil)
+	q := l2.p[hs1]
+	l2.run(hs1, q.Continued(laptop, t0), t0)
+	if ev := l2.take(hs1); kinds(ev) != "bound" {
+		t.Fatalf("continued with nothing to answer: %v", kinds(ev))
+	}
+}
+
 // TestConflictNoPingPong: a spoofer on hs2 that ignores hs2's probes looks
 // to hs2 like a client that moved away, so it attaches again at once, over
 // and over. Each attempt is undone by the incumbent's reclaim — its tenure
