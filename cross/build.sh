@@ -4,7 +4,8 @@
 #
 #   cross/build.sh [OUTDIR]        (default dist/; GO and VERSION from the environment)
 #
-# CGO_ENABLED=0, -trimpath, -ldflags '-s -w'. No UPX: it breaks Go on MIPS.
+# CGO_ENABLED=0, -trimpath, -ldflags '-s -w', -tags nodbus (OpenWrt has no
+# NetworkManager to listen to: agent/nmwatch). No UPX: it breaks Go on MIPS.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ while read -r arch extra target; do
 	echo "build $bin ($target${extra:+, $extra})"
 	# $extra is unquoted on purpose: it is empty or one VAR=value word.
 	env $extra CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \
-		"$GO" build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$bin" "$pkg"
+		"$GO" build -trimpath -tags nodbus -ldflags "-s -w -X main.version=$VERSION" -o "$bin" "$pkg"
 done <<EOF
 $targets
 EOF

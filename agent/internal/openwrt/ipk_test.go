@@ -38,7 +38,7 @@ func routerBinary(t testing.TB, tg Target) []byte {
 		return b
 	}
 	out := filepath.Join(t.TempDir(), "mip4d-"+tg.GOARCH)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=test", "-o", out, "./agent/cmd/mip4d")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "nodbus", "-ldflags", "-s -w -X main.version=test", "-o", out, "./agent/cmd/mip4d")
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), append([]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + tg.GOARCH}, tg.Env...)...)
 	if o, err := cmd.CombinedOutput(); err != nil {
