@@ -152,15 +152,22 @@ func TestDiscoverWaitsForBinding(t *testing.T) {
 // Another transaction, a REQUEST without our server identifier, or one
 // after PendingTimeout is a new attachment.
 func TestContinuedExchange(t *testing.T) {
-	s, f := newServer(t, nil)
-	s.Handle(msg(t, laptop, dhcpv4.MessageTypeDiscover), t0)
-	f.bound[laptop.String()] = hoa
-	if o := s.Ready(laptop, t0.Add(10*time.Millisecond)); o == nil || o.MessageType() != dhcpv4.MessageTypeOffer {
-		t.Fatalf("offer %v", o)
+	// offered: a server that offered the laptop its binding's address at
+	// t0; with revoke, the binding is gone again and the client forgotten.
+	offered := func(revoke bool) *Server {
+		s, f := newServer(t, nil)
+		s.Handle(msg(t, laptop, dhcpv4.MessageTypeDiscover), t0)
+		f.bound[laptop.String()] = hoa
+		if o := s.Ready(laptop, t0); o == nil || o.MessageType() != dhcpv4.MessageTypeOffer {
+			t.Fatalf("offer %v", o)
+		}
+		if revoke {
+			delete(f.bound, laptop.String())
+			s.Forget(laptop)
+		}
+		return s
 	}
-	// The binding goes (revocation): the proxy forgets the client.
-	delete(f.bound, laptop.String())
-	s.Forget(laptop)
+	s := offered(true)
 	now := t0.Add(20 * time.Millisecond)
 	other := dhcpv4.WithTransactionID(dhcpv4.TransactionID{9, 9, 9, 9})
 	if r, ev := s.Handle(msg(t, laptop, dhcpv4.MessageTypeRequest, requested(hoa), serverID(linkGW), other), now); r != nil || ev.Kind != Attach {
@@ -178,22 +185,14 @@ func TestContinuedExchange(t *testing.T) {
 		t.Fatalf("retransmission: %+v", ev)
 	}
 	// Too late: a new exchange.
-	s2, f2 := newServer(t, nil)
-	s2.Handle(msg(t, laptop, dhcpv4.MessageTypeDiscover), t0)
-	f2.bound[laptop.String()] = hoa
-	s2.Ready(laptop, t0)
-	delete(f2.bound, laptop.String())
-	s2.Forget(laptop)
+	s2 := offered(true)
 	late := t0.Add(DefaultPendingTimeout)
 	s2.Tick(late)
 	if _, ev := s2.Handle(msg(t, laptop, dhcpv4.MessageTypeRequest, requested(hoa), serverID(linkGW)), late); ev.Kind != Attach {
 		t.Fatalf("after PendingTimeout: %+v", ev)
 	}
 	// An ACK completes the exchange: nothing of it is kept.
-	s3, f3 := newServer(t, nil)
-	s3.Handle(msg(t, laptop, dhcpv4.MessageTypeDiscover), t0)
-	f3.bound[laptop.String()] = hoa
-	s3.Ready(laptop, t0)
+	s3 := offered(false)
 	if r, _ := s3.Handle(msg(t, laptop, dhcpv4.MessageTypeRequest, requested(hoa), serverID(linkGW)), t0); r == nil || r.MessageType() != dhcpv4.MessageTypeAck {
 		t.Fatalf("ack %v", r)
 	}
