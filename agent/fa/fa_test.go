@@ -334,6 +334,53 @@ func TestReplyChecks(t *testing.T) {
 	}
 }
 
+// TestReplyIdentity: an accepted reply must echo the NAI the node sent
+// and name a home address (RFC 2794 §3); otherwise the node is told 97 or
+// 99 and no visitor entry is made.
+func TestReplyIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		dynamic  bool // the request asks for a home address (0.0.0.0)
+		nai      string
+		hoa      netip.Addr
+		wantCode wire.Code
+	}{
+		{"NAI not echoed", false, "", hoa, wire.CodeFAMissingNAI},
+		{"another NAI", false, "other@example.net", hoa, wire.CodeFAMissingNAI},
+		{"no home address given", true, "mn@example.net", netip.IPv4Unspecified(), wire.CodeFAMissingHoA},
+		{"home address given", true, "mn@example.net", hoa, wire.CodeAccepted},
+		{"static, all there", false, "mn@example.net", hoa, wire.CodeAccepted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, nil)
+			r := basic()
+			if tc.dynamic {
+				r.hoa, r.src = netip.IPv4Unspecified(), netip.AddrPortFrom(netip.IPv4Unspecified(), 68)
+			}
+			res := w.fa.HandleRequest(r.build(), t0)
+			if len(res.Send) != 1 {
+				t.Fatalf("not relayed: %+v", res)
+			}
+			rep := wire.RegistrationReply{Code: wire.CodeAccepted, Lifetime: 300, HomeAddr: tc.hoa, HomeAgent: haAddr,
+				ID: wire.RequestView(res.Send[0].Data).ID()}
+			if tc.nai != "" {
+				rep.Extensions = []wire.Extension{&wire.NAI{NAI: tc.nai}}
+			}
+			b, _ := rep.AppendBinary(nil)
+			b = auth.Append(b, auth.MNHA, mnSA)
+			b = auth.Append(b, auth.FAHA, fahaSA)
+			w.toMN = w.fa.HandleReply(netip.AddrPortFrom(haAddr, wire.Port), b, t0).Send
+			m, _ := w.lastReply()
+			if m == nil || m.Code != tc.wantCode {
+				t.Fatalf("reply to the node: %+v, want code %v", m, tc.wantCode)
+			}
+			if n := len(w.fa.Visitors()); (n == 1) != tc.wantCode.Accepted() {
+				t.Fatalf("%d visitors after code %v", n, m.Code)
+			}
+		})
+	}
+}
+
 func TestVisitorExpiry(t *testing.T) {
 	w := newWorld(t, nil)
 	w.run(basic().build(), t0)

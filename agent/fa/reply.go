@@ -36,14 +36,14 @@ func (e *Engine) HandleReply(src netip.AddrPort, b []byte, now time.Time) Result
 		}
 	}
 	// RFC 2794 §3: the reply must echo the NAI and name the HA and HoA.
+	// (An accepted reply names the home agent the request did — match
+	// requires it — and requests with none are refused with 80, so 98,
+	// missing home agent, cannot arise here.)
 	if code.Accepted() {
 		switch {
 		case p.nai != "" && naiOfReply(b, l) != p.nai:
 			e.removePending(idx)
 			return e.denyPending(p, wire.CodeFAMissingNAI, now)
-		case v.HomeAgent().IsUnspecified():
-			e.removePending(idx)
-			return e.denyPending(p, wire.CodeFAMissingHA, now)
 		case v.HomeAddr().IsUnspecified():
 			e.removePending(idx)
 			return e.denyPending(p, wire.CodeFAMissingHoA, now)

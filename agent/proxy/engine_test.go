@@ -737,22 +737,24 @@ func TestDenials(t *testing.T) {
 	if ev := l.take(hs1); kinds(ev) != "denied" || ev[0].Code != wire.CodeHAFAAuthFailed {
 		t.Fatalf("wrong FA-HA key: %v", kinds(ev))
 	}
-	// A home agent that refuses proxy registrations (RFC 5563 §8.1):
-	// no more tries.
-	l = newLab(t, nil, nil)
-	p = l.p[hs1]
-	out := p.Attach(laptop, t0)
-	id := wire.RequestView(out.Send[0].Data).ID()
-	rep := wire.RegistrationReply{Code: wire.CodeHAPMIPDisallowed, HomeAddr: netip.IPv4Unspecified(), HomeAgent: haAddr, ID: id,
-		Extensions: []wire.Extension{&wire.NAI{NAI: laptopNAI}}}
-	b, _ := rep.AppendBinary(nil)
-	b = auth.Append(b, auth.MNHA, &auth.SA{SPI: DefaultKeySPI, Key: DeriveKey(master, laptopNAI)})
-	o = p.HandleReply(netip.AddrPortFrom(haAddr, 434), b, t0)
-	if kinds(o.Events) != "denied" || p.Admits(laptop[:]) || p.Status(t0).Refused == "" {
-		t.Fatalf("150: %+v", o)
-	}
-	if o := p.Attach(desktop, t0.Add(time.Minute)); len(o.Send) != 0 {
-		t.Fatal("registered after 150")
+	// A home agent that refuses proxy registrations (RFC 5563 §8.1: 149
+	// unsupported, 150 disallowed): no more tries.
+	for _, code := range []wire.Code{wire.CodeHAPMIPUnsupported, wire.CodeHAPMIPDisallowed} {
+		l = newLab(t, nil, nil)
+		p = l.p[hs1]
+		out := p.Attach(laptop, t0)
+		id := wire.RequestView(out.Send[0].Data).ID()
+		rep := wire.RegistrationReply{Code: code, HomeAddr: netip.IPv4Unspecified(), HomeAgent: haAddr, ID: id,
+			Extensions: []wire.Extension{&wire.NAI{NAI: laptopNAI}}}
+		b, _ := rep.AppendBinary(nil)
+		b = auth.Append(b, auth.MNHA, &auth.SA{SPI: DefaultKeySPI, Key: DeriveKey(master, laptopNAI)})
+		o = p.HandleReply(netip.AddrPortFrom(haAddr, 434), b, t0)
+		if kinds(o.Events) != "denied" || p.Admits(laptop[:]) || p.Status(t0).Refused != code.String() {
+			t.Fatalf("%d: %+v", code, o)
+		}
+		if o := p.Attach(desktop, t0.Add(time.Minute)); len(o.Send) != 0 {
+			t.Fatalf("registered after %d", code)
+		}
 	}
 }
 
