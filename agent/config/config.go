@@ -31,6 +31,7 @@ type Config struct {
 	Enabled       bool
 	LogLevel      slog.Level
 	StateDir      string
+	RunDir        string
 	ControlSocket string
 	// HasSecrets says the file holds keys (and so must be mode 0600).
 	HasSecrets bool
@@ -309,6 +310,7 @@ func FromUCI(f *uci.File) (*Config, error) {
 	c.Role = r.get("role")
 	c.Enabled = r.boolean("enabled")
 	c.StateDir = r.get("state_dir")
+	c.RunDir = r.get("run_dir")
 	c.ControlSocket = r.get("control_socket")
 	_ = c.LogLevel.UnmarshalText([]byte(r.get("log_level")))
 	var err error

@@ -96,6 +96,7 @@ var Schema = []Section{
 			{Name: "enabled", Type: TBool, Default: "1", Help: "start the daemon at boot"},
 			{Name: "log_level", Type: TString, Default: "info", Values: []string{"debug", "info", "warn", "error"}, Help: "log verbosity"},
 			{Name: "state_dir", Type: TFile, Default: "/etc/mip4d", Help: "where state that must survive a reboot is kept (home agent bindings); on flash, written only when bindings change"},
+			{Name: "run_dir", Type: TFile, Default: "/var/run/mip4d", Help: "where state that must survive a restart of the daemon but not a reboot is kept (a proxy's clients); tmpfs on OpenWrt, so no flash wear"},
 			{Name: "control_socket", Type: TFile, Default: "/var/run/mip4d.sock", Help: "root-only control socket for mip4d status"},
 		}},
 	{Type: "homeagent", Name: "homeagent", Roles: []string{RoleHA}, Help: "home agent service (RFC 5944 §3.8)",

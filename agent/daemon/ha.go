@@ -357,7 +357,7 @@ func (r *haRunner) reload() {
 		}
 	}
 	r.eng, r.c = eng, &config.Config{Path: c.Path, Role: c.Role, Enabled: c.Enabled, LogLevel: c.LogLevel,
-		StateDir: r.c.StateDir, ControlSocket: r.c.ControlSocket, HasSecrets: c.HasSecrets, HA: nw}
+		StateDir: r.c.StateDir, RunDir: r.c.RunDir, ControlSocket: r.c.ControlSocket, HasSecrets: c.HasSecrets, HA: nw}
 	r.apply(removed)
 	r.apply(evs)
 	r.log.Info("configuration reloaded", "mobile_nodes", len(nw.MobileNodes), "bindings_kept", len(evs), "bindings_dropped", dropped)

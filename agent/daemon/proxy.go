@@ -2,10 +2,15 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -15,6 +20,7 @@ import (
 	"github.com/mip4d/mip4d/agent/dataplane"
 	"github.com/mip4d/mip4d/agent/dhcpserve"
 	"github.com/mip4d/mip4d/agent/fa"
+	"github.com/mip4d/mip4d/agent/internal/atomicfile"
 	"github.com/mip4d/mip4d/agent/linkio"
 	"github.com/mip4d/mip4d/agent/netconf"
 	"github.com/mip4d/mip4d/agent/proxy"
@@ -46,7 +52,14 @@ type proxyRunner struct {
 	rl      *rateLog
 	// bound is what the data plane and the kernel serve per client.
 	bound map[proxy.MAC]proxy.Binding
+	// state is the file the client table is kept in across restarts of
+	// the daemon (run_dir, tmpfs); saved is when it was last written.
+	state string
+	saved time.Time
 }
+
+// ProxyStateFileName is the proxy's client table inside run_dir.
+const ProxyStateFileName = "proxy.state"
 
 type arpReply struct {
 	mac net.HardwareAddr
@@ -56,7 +69,7 @@ type arpReply struct {
 func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Server) error {
 	pc := c.Proxy
 	r := &proxyRunner{o: o, log: o.Log.With("role", "proxy"), c: pc, started: o.now(), ka: keepalives{},
-		bound: map[proxy.MAC]proxy.Binding{}, gateway: pc.DHCP.ServerID}
+		bound: map[proxy.MAC]proxy.Binding{}, gateway: pc.DHCP.ServerID, state: filepath.Join(c.RunDir, ProxyStateFileName)}
 	r.rl = newRateLog(r.log, 20, 10*time.Second, o.now)
 	var err error
 	if r.nc, err = netconf.New(); err != nil {
@@ -137,6 +150,7 @@ func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Ser
 
 	planeErr := make(chan error, 1)
 	go func() { planeErr <- r.plane.Run(ctx) }()
+	r.restore()
 	r.log.Info("proxy running", "care_of", r.coa, "home_agent", cfg.HomeAgent, "clients_link", pc.Interface,
 		"gateway", r.gateway, "udp_tunnel", cfg.UDPTunnel, "known_clients", len(cfg.Clients), "guests", cfg.UnknownNAI != "")
 
@@ -147,7 +161,12 @@ func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Ser
 		timerAt(timer, earliest(r.eng.NextTimer(), r.dhcp.NextTimer(), r.ka.next()), now)
 		select {
 		case <-ctx.Done():
-			r.apply(r.eng.Stop(o.now())) // deregister every client
+			// A stop is most often a restart (a configuration change, an
+			// upgrade): the clients' bindings stay with their home agents
+			// and the next run takes them back from the state file. They
+			// end at their lifetime if it never comes.
+			r.save()
+			r.log.Info("stopping; clients' bindings kept for the next start", "clients", len(r.bound), "state", r.state)
 			return nil
 		case err := <-planeErr:
 			if ctx.Err() != nil {
@@ -356,6 +375,7 @@ func (r *proxyRunner) apply(out proxy.Output) {
 		}
 	}
 	if len(out.Events) > 0 {
+		r.save()
 		live := map[netip.Addr]time.Duration{}
 		for _, b := range r.bound {
 			if b.UDP {
@@ -406,6 +426,41 @@ func (r *proxyRunner) status() Status {
 	now := r.o.now()
 	return Status{Role: "proxy", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
 		Proxy: &ProxyStatus{Interface: r.c.Interface, Gateway: r.gateway, Proxy: r.eng.Status(now),
-			Counters: r.eng.Counters.Snapshot(), DHCP: r.dhcp.Status(now)},
+			Counters: r.eng.Counters.Snapshot(), DHCP: r.dhcp.Status(now), StateFile: r.state, StateSaved: r.saved},
 		DataPlane: mustJSON(r.plane.Stats())}
+}
+
+// restore takes back the clients a previous run saved (proxy.Engine
+// Restore): served at once, each confirmed before it is registered again.
+func (r *proxyRunner) restore() {
+	b, err := os.ReadFile(r.state)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var s proxy.Saved
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil {
+		r.log.Warn("state file unreadable; starting with no clients", "state", r.state, "err", err)
+		return
+	}
+	out, n := r.eng.Restore(s, r.o.now())
+	r.log.Info("clients restored from the last run", "restored", n, "saved", len(s.Clients), "state", r.state)
+	r.apply(out)
+}
+
+// save writes the client table (no keys in it) to the state file.
+func (r *proxyRunner) save() {
+	b, err := json.Marshal(r.eng.Save())
+	if err == nil {
+		if err = os.MkdirAll(filepath.Dir(r.state), 0o700); err == nil {
+			err = atomicfile.Write(r.state, b, 0o600)
+		}
+	}
+	if err != nil {
+		r.rl.Log(slog.LevelWarn, "state", "cannot save the client table", "state", r.state, "err", err)
+		return
+	}
+	r.saved = r.o.now()
 }

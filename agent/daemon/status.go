@@ -70,6 +70,9 @@ type ProxyStatus struct {
 	Proxy     any        `json:"proxy"`
 	Counters  any        `json:"counters"`
 	DHCP      any        `json:"dhcp"`
+	// StateFile keeps the clients across restarts of the daemon.
+	StateFile  string    `json:"state_file"`
+	StateSaved time.Time `json:"state_saved,omitzero"`
 }
 
 // BindingRow is one line of `mip4d bindings --json`.

@@ -107,7 +107,8 @@
 // attempt, and both hotspots report every conflict (counters conflicts,
 // reclaims, quarantines; a warning in the log). A spoofer with a stock DHCP
 // client is quarantined at its first attempt if it answers probes, or if
-// its REQUEST comes after the revocation (in the lab, every time). One
+// its REQUEST comes after the revocation (a race: in the lab the REQUEST
+// is usually acknowledged first). One
 // that ignores probes and whose exchange completed before the revocation
 // — or that crafts its DHCP to look new every time — looks, to its proxy,
 // like a client that moved away; each later try (a renewal, a new

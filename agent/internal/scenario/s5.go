@@ -64,7 +64,8 @@ func (r *Roaming) S5HAConfig() (string, error) {
 func (r *Roaming) ProxyConfig(hs int) (string, error) {
 	name := fmt.Sprintf("fa%d", hs)
 	f := &uci.File{}
-	section(f, "mip4d", "globals", "role", "proxy", "log_level", "debug", "control_socket", r.Socket(name))
+	section(f, "mip4d", "globals", "role", "proxy", "log_level", "debug", "control_socket", r.Socket(name),
+		"run_dir", filepath.Join(r.L.Dir(), name+"-run"))
 	section(f, "proxy", "proxy", "interface", "lan", "uplink", "wan", "home_agent", HAAddr.String(),
 		"spi", faSPI, "key", faKey, "master_key", proxyMaster, "lifetime", fmt.Sprint(r.Lifetime),
 		"gateway", ProxyGateway.String(), "gateway_mac", ProxyGatewayMAC, "client_network", HomeNet.String())
@@ -359,4 +360,25 @@ func (s *Spoofer) Stop() {
 		s.Proc.Kill() // no DHCP RELEASE: the spoofer just goes quiet
 		s.Proc = nil
 	}
+}
+
+// RestartProxy stops proxy hs — gracefully (SIGTERM), or as a crash
+// (SIGKILL) — and starts it again with the same configuration.
+func (r *Roaming) RestartProxy(hs int, crash bool) error {
+	p := r.FAProcs[hs-1]
+	if crash {
+		p.Kill()
+	} else if err := p.Stop(5 * time.Second); err != nil {
+		return fmt.Errorf("fa%d: %w\n%s", hs, err, p.Output())
+	}
+	cfg, err := r.ProxyConfig(hs)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("fa%d", hs)
+	if p, err = r.L.Start(name, name+"-restarted", r.Bin, "run", "--config", cfg); err != nil {
+		return err
+	}
+	r.FAProcs[hs-1] = p
+	return r.waitSocket(name, p)
 }

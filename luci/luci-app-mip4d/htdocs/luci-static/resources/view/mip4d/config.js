@@ -128,6 +128,12 @@ return view.extend({
 		o.placeholder = '/etc/mip4d';
 		o.depends(roleHA);
 
+		o = s.option(form.Value, 'run_dir', _('Runtime directory'),
+			_('Where a proxy keeps its clients across restarts of the daemon (RAM: gone at reboot, no flash wear)'));
+		o.datatype = 'file';
+		o.placeholder = '/var/run/mip4d';
+		o.depends(roleProxy);
+
 		o = s.option(form.Value, 'control_socket', _('Control socket'));
 		o.datatype = 'file';
 		o.placeholder = '/var/run/mip4d.sock';
