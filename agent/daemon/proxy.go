@@ -56,7 +56,23 @@ type proxyRunner struct {
 	// the daemon (run_dir, tmpfs); saved is when it was last written.
 	state string
 	saved time.Time
+	// hints are neighbour entries the kernel learnt for admitted clients
+	// without a binding here, being checked with an ARP probe of our own:
+	// a kernel entry says someone was there once; the answer to our probe
+	// says it is there now.
+	hints map[proxy.MAC]neighbourHint
 }
+
+type neighbourHint struct {
+	addr  netip.Addr
+	until time.Time
+}
+
+// Bounds of the neighbour hints being checked.
+const (
+	maxHints    = 64
+	hintTimeout = 2 * time.Second
+)
 
 // ProxyStateFileName is the proxy's client table inside run_dir.
 const ProxyStateFileName = "proxy.state"
@@ -69,7 +85,7 @@ type arpReply struct {
 func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Server) error {
 	pc := c.Proxy
 	r := &proxyRunner{o: o, log: o.Log.With("role", "proxy"), c: pc, started: o.now(), ka: keepalives{},
-		bound: map[proxy.MAC]proxy.Binding{}, gateway: pc.DHCP.ServerID, state: filepath.Join(c.RunDir, ProxyStateFileName)}
+		bound: map[proxy.MAC]proxy.Binding{}, hints: map[proxy.MAC]neighbourHint{}, gateway: pc.DHCP.ServerID, state: filepath.Join(c.RunDir, ProxyStateFileName)}
 	r.rl = newRateLog(r.log, 20, 10*time.Second, o.now)
 	var err error
 	if r.nc, err = netconf.New(); err != nil {
@@ -135,6 +151,12 @@ func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Ser
 	}
 	arpIn := make(chan arpReply, 64)
 	go r.readARP(ctx, arpIn)
+	// The secondary sign of a client: a neighbour entry the kernel learnt
+	// from its ARP (a client that kept its address from the last hotspot).
+	neighIn := make(chan netconf.Neighbor, 64)
+	if err := r.nc.WatchNeighbors(ctx, pc.Interface, neighIn); err != nil {
+		return err
+	}
 
 	l := newLoop()
 	srv.Handle("status", func(ctx context.Context) (any, error) {
@@ -179,6 +201,8 @@ func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Ser
 			r.dhcpMessage(b)
 		case a := <-arpIn:
 			r.arpReply(a)
+		case nb := <-neighIn:
+			r.neighbour(nb)
 		case m := <-r.plane.Control():
 			r.control(m)
 		case <-changes:
@@ -259,8 +283,47 @@ func (r *proxyRunner) arpReply(a arpReply) {
 	if !ok {
 		return
 	}
+	now := r.o.now()
+	if h, ok := r.hints[mac]; ok && h.addr == a.ip && now.Before(h.until) {
+		delete(r.hints, mac)
+		r.log.Debug("client on the clients' link (neighbour, confirmed by ARP)", "mac", mac, "addr", a.ip)
+		r.apply(r.eng.Seen(mac, a.ip, now))
+		return
+	}
 	if hoa, ok := r.eng.ProbeAddr(mac); ok && hoa == a.ip {
-		r.apply(r.eng.ClientPresent(mac, r.o.now()))
+		r.apply(r.eng.ClientPresent(mac, now))
+	}
+}
+
+// neighbour is the secondary sign of a client (RFC 5563 §4.1): the
+// kernel learnt a neighbour entry on the clients' link — the host ARPed,
+// for the gateway, say. For an admitted client with no binding here (it
+// kept its address from the last hotspot and will not ask DHCP again), or
+// one whose binding was just revoked, the entry is checked with an ARP
+// probe; the answer (arpReply) tells the engine (Seen). Bound clients
+// have permanent entries of ours and make no such events.
+func (r *proxyRunner) neighbour(nb netconf.Neighbor) {
+	mac, ok := proxy.MACFrom(nb.MAC)
+	if !ok || !r.eng.Admits(nb.MAC) {
+		return
+	}
+	if st, ok := r.eng.ClientState(mac); ok && st != proxy.Revoked && st != proxy.Denied {
+		return // registering, bound or quarantined: nothing to learn
+	}
+	now := r.o.now()
+	if _, ok := r.hints[mac]; !ok && len(r.hints) >= maxHints {
+		for m, h := range r.hints {
+			if !now.Before(h.until) {
+				delete(r.hints, m)
+			}
+		}
+		if len(r.hints) >= maxHints {
+			return
+		}
+	}
+	r.hints[mac] = neighbourHint{addr: nb.Addr, until: now.Add(hintTimeout)}
+	if err := r.arp.Probe(nb.MAC, r.gateway, nb.Addr); err != nil {
+		r.rl.Log(slog.LevelWarn, "arp", "cannot probe a client", "mac", mac, "err", err)
 	}
 }
 

@@ -384,6 +384,73 @@ func (n *Net) Watch(ctx context.Context, ch chan<- Change) error {
 	return nil
 }
 
+// Neighbor is a neighbour (ARP) entry learnt or refreshed on a link: a
+// host at Addr with MAC, seen by the kernel (an ARP request or reply from
+// it). Entries that say nothing about the host being there — permanent
+// ones (ours), incomplete or failed resolutions, deletions — are not
+// reported.
+type Neighbor struct {
+	Dev  string
+	Addr netip.Addr
+	MAC  net.HardwareAddr
+}
+
+// WatchNeighbors reports IPv4 neighbour entries learnt on dev (see
+// Neighbor) on ch until ctx ends. It returns once the subscription is in
+// place. A full channel drops the event: neighbours are hints.
+func (n *Net) WatchNeighbors(ctx context.Context, dev string, ch chan<- Neighbor) error {
+	l, err := n.h.LinkByName(dev)
+	if err != nil {
+		return fmt.Errorf("netconf: %s: %w", dev, err)
+	}
+	index := l.Attrs().Index
+	updates := make(chan netlink.NeighUpdate, 64)
+	done := make(chan struct{})
+	if err := netlink.NeighSubscribeWithOptions(updates, done, netlink.NeighSubscribeOptions{Namespace: n.nsPtr(),
+		ErrorCallback: func(error) {}}); err != nil {
+		close(done)
+		return fmt.Errorf("netconf: neighbour notifications: %w", err)
+	}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u, ok := <-updates:
+				if !ok {
+					return
+				}
+				nb, ok := learnt(u, index)
+				if !ok {
+					continue
+				}
+				nb.Dev = dev
+				select {
+				case ch <- nb:
+				default:
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// learnt turns a neighbour notification on link index into a Neighbor,
+// if it says a host is there.
+func learnt(u netlink.NeighUpdate, index int) (Neighbor, bool) {
+	const there = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY | netlink.NUD_PROBE
+	if u.Type != unix.RTM_NEWNEIGH || u.LinkIndex != index || u.Family != netlink.FAMILY_V4 || u.State&there == 0 ||
+		u.State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) != 0 || len(u.HardwareAddr) != 6 {
+		return Neighbor{}, false
+	}
+	a, ok := netip.AddrFromSlice(u.IP.To4())
+	if !ok || a.IsUnspecified() {
+		return Neighbor{}, false
+	}
+	return Neighbor{Addr: a, MAC: append(net.HardwareAddr(nil), u.HardwareAddr...)}, true
+}
+
 func send(ctx context.Context, ch chan<- Change, c Change) {
 	select {
 	case ch <- c:

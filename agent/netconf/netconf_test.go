@@ -142,3 +142,67 @@ func TestNetconf(t *testing.T) {
 		t.Fatal("missing interface not reported")
 	}
 }
+
+// TestWatchNeighbors: a host on the link that ARPs for the gateway
+// address is reported with its address and MAC — the proxy's secondary
+// sign of a client (RFC 5563 §4.1) — while entries that prove nothing (a
+// permanent one we install, one on another link) are not.
+func TestWatchNeighbors(t *testing.T) {
+	l := lab.ForTest(t)
+	for _, ns := range []string{"gw", "host"} {
+		if err := l.AddNS(ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Veth("gw", "lan", "host", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.IP("gw", "link", "add", "other", "type", "veth", "peer", "name", "otherp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.IPBatch("gw", "link set other up", "link set otherp up", "addr add 10.10.0.1/32 dev lan"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sysctl("gw", "net.ipv4.conf.lan.rp_filter", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.IPBatch("host", "link set eth0 address 02:00:00:00:00:55", "addr add 10.10.0.5/16 dev eth0"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := At(l.Handle(t, "gw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ch := make(chan Neighbor, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := n.WatchNeighbors(ctx, "lan", ch); err != nil {
+		t.Fatal(err)
+	}
+	// Ours: permanent, and on another link. Neither is a sign of anyone.
+	mac, _ := net.ParseMAC("02:00:00:00:00:77")
+	if err := n.SetNeighbor("lan", netip.MustParseAddr("10.10.0.7"), mac); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.IP("gw", "neigh", "add", "10.10.0.8", "lladdr", "02:00:00:00:00:88", "dev", "other", "nud", "reachable"); err != nil {
+		t.Fatal(err)
+	}
+	// The host ARPs for the gateway.
+	l.Ping("host", netip.MustParseAddr("10.10.0.1"), 1)
+	select {
+	case nb := <-ch:
+		if nb.Dev != "lan" || nb.Addr != netip.MustParseAddr("10.10.0.5") || nb.MAC.String() != "02:00:00:00:00:55" {
+			t.Fatalf("neighbour %+v", nb)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no neighbour reported for the host")
+	}
+	select {
+	case nb := <-ch:
+		if nb.Addr != netip.MustParseAddr("10.10.0.5") {
+			t.Fatalf("reported %+v", nb)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+}

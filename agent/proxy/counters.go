@@ -11,6 +11,7 @@ import (
 // socket may read them while the engine runs (and 64-bit aligned on 32-bit
 // MIPS by being atomic.Int64).
 type Counters struct {
+	Seen            atomic.Int64 // neighbour entries learnt for admitted or unknown clients (Seen)
 	Attaches        atomic.Int64 // Attach calls
 	Unknown         atomic.Int64 // attaches refused: no identity for the MAC (no entry made)
 	TableFull       atomic.Int64 // attaches refused: MaxClients reached
@@ -35,6 +36,7 @@ type Counters struct {
 // Snapshot is a plain copy for status output.
 type Snapshot struct {
 	Attaches        int64            `json:"attaches"`
+	Seen            int64            `json:"seen_on_link"`
 	Unknown         int64            `json:"unknown_refused"`
 	TableFull       int64            `json:"table_full"`
 	GuestLimited    int64            `json:"guest_limited"`
@@ -58,7 +60,7 @@ type Snapshot struct {
 // Snapshot copies the counters.
 func (c *Counters) Snapshot() Snapshot {
 	s := Snapshot{
-		Attaches: c.Attaches.Load(), Unknown: c.Unknown.Load(), TableFull: c.TableFull.Load(),
+		Attaches: c.Attaches.Load(), Seen: c.Seen.Load(), Unknown: c.Unknown.Load(), TableFull: c.TableFull.Load(),
 		GuestLimited: c.GuestLimited.Load(), Requests: c.Requests.Load(), Retransmissions: c.Retransmissions.Load(),
 		Registrations: c.Registrations.Load(), Denials: c.Denials.Load(), Timeouts: c.Timeouts.Load(),
 		Deregistrations: c.Deregistrations.Load(), Probes: c.Probes.Load(), NotAttached: c.NotAttached.Load(),

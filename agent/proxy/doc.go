@@ -13,8 +13,13 @@
 //
 // # Daemon sequence
 //
-//	attach    DHCP DISCOVER/REQUEST with no binding, or a new neighbour:
-//	          Attach(mac) → a registration in Output.Send.
+//	attach    DHCP DISCOVER/REQUEST with no binding: Attach(mac) → a
+//	          registration in Output.Send. The secondary sign (§4.1: "or
+//	          other means"): a neighbour entry the kernel learnt for the
+//	          MAC, confirmed by the daemon's own ARP probe — Seen(mac,
+//	          addr), for a client that kept its address from the last
+//	          hotspot and asks no DHCP. The REQUEST that continues an
+//	          exchange a revoked binding offered is Continued(mac).
 //	register  HandleReply(src, bytes) for every reply on port 434 →
 //	          ClientBound (MAC, NAI, home address, home agent, lifetime,
 //	          UDP or not, keepalive): install the neighbour, the route and
@@ -33,7 +38,10 @@
 //	          ClientRevoked (remove everything), and a probe for the
 //	          MAC-conflict rule below.
 //	uplink    SetCareOf on a new uplink address; Refresh when RFC 3519
-//	          keepalives to the home agent die; Stop on shutdown.
+//	          keepalives to the home agent die; Stop deregisters all (the
+//	          care-of address changed).
+//	restart   Save at every change, Restore at the next start: bindings
+//	          are served at once and confirmed before the next request.
 //
 // # What the requests carry (RFC 5563 §4.1, §7)
 //

@@ -273,12 +273,41 @@ func (e *Engine) Lease(h net.HardwareAddr, now time.Time) (netip.Addr, time.Dura
 }
 
 // Attach reports that a client showed up on the link: a DHCP DISCOVER or
-// REQUEST with no binding behind it, or a new neighbour (RFC 5563 §4.1.1
-// steps 2–3, §4.1.3). A client with an identity gets a registration; one
-// already registering or bound costs nothing. A client without an
-// identity is refused without an entry in the table.
+// REQUEST with no binding behind it (RFC 5563 §4.1.1 steps 2–3, §4.1.3).
+// A client with an identity gets a registration; one already registering
+// or bound costs nothing. A client without an identity is refused without
+// an entry in the table.
 func (e *Engine) Attach(mac MAC, now time.Time) Output {
 	e.Counters.Attaches.Add(1)
+	return e.attach(mac, now)
+}
+
+// Seen reports the secondary sign of a client (RFC 5563 §4.1: the PMA
+// detects attachment by DHCP or other means): the kernel learnt a
+// neighbour entry for mac at addr on the clients' link — it sent an ARP
+// request or reply. A client that kept its address from the last hotspot
+// and never asks DHCP again is registered this way. For a client already
+// here it is evidence of presence; for one whose binding was just revoked
+// and whose probe runs, it answers the probe when addr is its home address
+// (a MAC conflict, as a probe answer would be).
+func (e *Engine) Seen(mac MAC, addr netip.Addr, now time.Time) Output {
+	e.Counters.Seen.Add(1)
+	if c := e.clients[mac]; c != nil {
+		switch {
+		case c.state == Quarantined:
+			return Output{} // refused already; its ARP traffic needs no answer
+		case c.state == Revoked && c.probing:
+			if addr != c.hoa {
+				return Output{}
+			}
+			c.lastSeen = now
+			return e.present(c, now)
+		}
+	}
+	return e.attach(mac, now)
+}
+
+func (e *Engine) attach(mac MAC, now time.Time) Output {
 	if c := e.clients[mac]; c != nil {
 		c.lastSeen = now
 		switch c.state {

@@ -1079,3 +1079,43 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatal("ParseMAC")
 	}
 }
+
+// TestSeen: a neighbour entry learnt on the link (the client ARPed) is the
+// proxy's secondary sign of a client (RFC 5563 §4.1). A configured client
+// that kept its address and never asks DHCP is registered by it; a
+// stranger makes no entry; for a client whose binding was just revoked and
+// whose probe runs, it is the probe's answer — for its home address only.
+func TestSeen(t *testing.T) {
+	l := newLab(t, nil, nil)
+	p1, p2 := l.p[hs1], l.p[hs2]
+	if o := p1.Seen(stranger, netip.MustParseAddr("10.10.0.99"), t0); len(o.Send)+len(o.Events) != 0 || p1.NumClients() != 0 {
+		t.Fatalf("a stranger: %+v", o)
+	}
+	l.run(hs1, p1.Seen(laptop, poolAddr, t0), t0)
+	if ev := l.take(hs1); kinds(ev) != "bound" {
+		t.Fatalf("laptop seen: %v", kinds(ev))
+	}
+	// Seen again while bound: nothing to do.
+	if o := p1.Seen(laptop, poolAddr, t0.Add(time.Second)); len(o.Send)+len(o.Events)+len(o.Probe) != 0 {
+		t.Fatalf("seen while bound: %+v", o)
+	}
+	// Moved to hs2, where it is seen too; hs1 is revoked and probes.
+	now := t0.Add(2 * time.Minute)
+	l.run(hs2, p2.Seen(laptop, poolAddr, now), now)
+	if kinds(l.take(hs2)) != "bound" || kinds(l.take(hs1)) != "revoked" {
+		t.Fatal("the move to hs2")
+	}
+	// A neighbour at hs1 with another address answers nothing.
+	if o := p1.Seen(laptop, netip.MustParseAddr("192.0.2.7"), now); len(o.Send)+len(o.Events)+len(o.Probe) != 0 {
+		t.Fatalf("another address during the probe: %+v", o)
+	}
+	// With its home address it is the laptop still at hs1: a conflict.
+	now = now.Add(200 * time.Millisecond)
+	l.run(hs1, p1.Seen(laptop, poolAddr, now), now)
+	if ev := l.take(hs1); kinds(ev) != "conflict,bound" || ev[0].Reason != "reclaim" {
+		t.Fatalf("seen during the probe: %v %+v", kinds(ev), ev)
+	}
+	if c := p1.Counters.Snapshot(); c.Seen != 5 || c.Attaches != 0 {
+		t.Fatalf("counters %+v", c)
+	}
+}

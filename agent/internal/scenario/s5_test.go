@@ -366,3 +366,67 @@ func haAccepted(t *testing.T, r *Roaming) int64 {
 	must(t, r.Control("ha", "status", &st))
 	return st.HA.Counters.Accepted
 }
+
+// TestS5NeighbourAttach: the proxy's secondary sign of a client (RFC 5563
+// §4.1). The laptop got its address by DHCP on hotspot 1; then its DHCP
+// client is gone (a static configuration, an OS that does not ask again
+// on re-association) and it moves to hotspot 2, where it only flushes its
+// ARP cache (as an OS does on losing carrier) and sends traffic. Proxy 2
+// learns it from the neighbour entry its ARP leaves, checks it with an ARP
+// probe of its own, and registers it: the home agent's binding follows,
+// proxy 1 is revoked, the traffic flows — no DHCP at all.
+func TestS5NeighbourAttach(t *testing.T) {
+	r, err := BuildS5(lab.ForTest(t), mip4d)
+	must(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(r.Logs())
+		}
+	})
+	must(t, r.StartS5Access())
+	r.DHCPClient.Kill()
+	r.AfterMove = nil
+	start := time.Now()
+	must(t, r.MoveTo(2))
+	must(t, r.L.IP("mn", "neigh", "flush", "dev", MNUplink))
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.L.Ping("mn", HAAddr, 1) {
+		if time.Now().After(deadline) {
+			t.Fatal("no traffic from hotspot 2")
+		}
+	}
+	flowing := time.Since(start)
+	rows, err := r.Bindings()
+	must(t, err)
+	if len(rows) != 1 || rows[0].CareOf != FACoAs[2] {
+		t.Fatalf("home agent bindings: %+v", rows)
+	}
+	cs, err := r.ProxyClients(2)
+	must(t, err)
+	if len(cs) != 1 || cs[0].State != "bound" || cs[0].HomeAddr != HoA {
+		t.Fatalf("proxy 2's clients: %+v", cs)
+	}
+	var st struct {
+		Proxy struct {
+			Counters struct {
+				Attaches int64 `json:"attaches"`
+				Seen     int64 `json:"seen_on_link"`
+			} `json:"counters"`
+			DHCP struct {
+				Counters struct {
+					Received int64 `json:"received"`
+				} `json:"counters"`
+			} `json:"dhcp"`
+		} `json:"proxy"`
+	}
+	must(t, r.Control("fa2", "status", &st))
+	if st.Proxy.Counters.Seen == 0 || st.Proxy.Counters.Attaches != 0 || st.Proxy.DHCP.Counters.Received != 0 {
+		t.Fatalf("proxy 2 did not learn the laptop from its neighbour entry alone: %+v", st.Proxy)
+	}
+	waitFor(t, 5*time.Second, "proxy 1 revoked", func() bool {
+		cs, err := r.ProxyClients(1)
+		return err == nil && (len(cs) == 0 || cs[0].State == "revoked")
+	})
+	t.Logf("laptop's traffic through proxy 2 %v after the move, no DHCP; proxy 2 saw it on the link %d time(s)",
+		flowing.Round(time.Millisecond), st.Proxy.Counters.Seen)
+}
