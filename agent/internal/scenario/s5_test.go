@@ -323,23 +323,9 @@ func TestS5ProxyRestart(t *testing.T) {
 			must(t, r.RestartProxy(1, crash))
 			up := time.Since(start)
 			// Traffic again, through the restored client.
-			deadline := time.Now().Add(10 * time.Second)
-			for !r.L.Ping("mn", HAAddr, 1) {
-				if time.Now().After(deadline) {
-					t.Fatal("no traffic after the restart")
-				}
-			}
+			pingUntil(t, r, 10*time.Second, "no traffic after the restart")
 			flowing := time.Since(start)
-			rows, err := r.Bindings()
-			must(t, err)
-			if len(rows) != 1 || rows[0].CareOf != FACoAs[1] {
-				t.Fatalf("home agent bindings after the restart: %+v", rows)
-			}
-			cs, err := r.ProxyClients(1)
-			must(t, err)
-			if len(cs) != 1 || !macEqual(cs[0].MAC, LaptopMAC) || cs[0].HomeAddr != HoA {
-				t.Fatalf("proxy 1's clients after the restart: %+v", cs)
-			}
+			cs := laptopAt(t, r, 1)
 			// Confirmed and registered again (a renewal at the home agent).
 			waitFor(t, 10*time.Second, "the restored client registered again", func() bool {
 				return haAccepted(t, r) > regsBefore
@@ -389,23 +375,9 @@ func TestS5NeighbourAttach(t *testing.T) {
 	start := time.Now()
 	must(t, r.MoveTo(2))
 	must(t, r.L.IP("mn", "neigh", "flush", "dev", MNUplink))
-	deadline := time.Now().Add(10 * time.Second)
-	for !r.L.Ping("mn", HAAddr, 1) {
-		if time.Now().After(deadline) {
-			t.Fatal("no traffic from hotspot 2")
-		}
-	}
+	pingUntil(t, r, 10*time.Second, "no traffic from hotspot 2")
 	flowing := time.Since(start)
-	rows, err := r.Bindings()
-	must(t, err)
-	if len(rows) != 1 || rows[0].CareOf != FACoAs[2] {
-		t.Fatalf("home agent bindings: %+v", rows)
-	}
-	cs, err := r.ProxyClients(2)
-	must(t, err)
-	if len(cs) != 1 || cs[0].State != "bound" || cs[0].HomeAddr != HoA {
-		t.Fatalf("proxy 2's clients: %+v", cs)
-	}
+	laptopAt(t, r, 2)
 	var st struct {
 		Proxy struct {
 			Counters struct {
@@ -429,4 +401,35 @@ func TestS5NeighbourAttach(t *testing.T) {
 	})
 	t.Logf("laptop's traffic through proxy 2 %v after the move, no DHCP; proxy 2 saw it on the link %d time(s)",
 		flowing.Round(time.Millisecond), st.Proxy.Counters.Seen)
+}
+
+// pingUntil pings the home agent from the laptop until it answers, failing
+// with why after timeout.
+func pingUntil(t *testing.T, r *Roaming, timeout time.Duration, why string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !r.L.Ping("mn", HAAddr, 1) {
+		if time.Now().After(deadline) {
+			t.Fatal(why)
+		}
+	}
+}
+
+// laptopAt checks that the home agent binds the laptop at proxy hs and
+// that proxy hs holds its binding (bound, or confirming and renewing it),
+// and returns that proxy's client table.
+func laptopAt(t *testing.T, r *Roaming, hs int) []S5Client {
+	t.Helper()
+	rows, err := r.Bindings()
+	must(t, err)
+	if len(rows) != 1 || rows[0].CareOf != FACoAs[hs] {
+		t.Fatalf("home agent bindings: %+v, want the laptop at proxy %d", rows, hs)
+	}
+	cs, err := r.ProxyClients(hs)
+	must(t, err)
+	holds := len(cs) == 1 && (cs[0].State == "bound" || cs[0].State == "confirming" || cs[0].State == "renewing")
+	if !holds || !macEqual(cs[0].MAC, LaptopMAC) || cs[0].HomeAddr != HoA {
+		t.Fatalf("proxy %d's clients: %+v", hs, cs)
+	}
+	return cs
 }
