@@ -85,7 +85,8 @@ type arpReply struct {
 func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Server) error {
 	pc := c.Proxy
 	r := &proxyRunner{o: o, log: o.Log.With("role", "proxy"), c: pc, started: o.now(), ka: keepalives{},
-		bound: map[proxy.MAC]proxy.Binding{}, hints: map[proxy.MAC]neighbourHint{}, gateway: pc.DHCP.ServerID, state: filepath.Join(c.RunDir, ProxyStateFileName)}
+		bound: map[proxy.MAC]proxy.Binding{}, hints: map[proxy.MAC]neighbourHint{}, gateway: pc.DHCP.ServerID,
+		state: filepath.Join(c.RunDir, ProxyStateFileName)}
 	r.rl = newRateLog(r.log, 20, 10*time.Second, o.now)
 	var err error
 	if r.nc, err = netconf.New(); err != nil {
@@ -403,8 +404,11 @@ func (r *proxyRunner) apply(out proxy.Output) {
 		}
 	}
 	now := r.o.now()
+	changed := false // a binding came, went or was renewed: the state file follows
 	for _, ev := range out.Events {
 		b := ev.Binding
+		changed = changed || ev.Kind == proxy.ClientBound || ev.Kind == proxy.ClientRenewed ||
+			ev.Kind == proxy.ClientReleased || ev.Kind == proxy.ClientRevoked
 		hw := net.HardwareAddr(b.MAC[:])
 		switch ev.Kind {
 		case proxy.ClientBound:
@@ -437,8 +441,10 @@ func (r *proxyRunner) apply(out proxy.Output) {
 			}
 		}
 	}
-	if len(out.Events) > 0 {
+	if changed {
 		r.save()
+	}
+	if len(out.Events) > 0 {
 		live := map[netip.Addr]time.Duration{}
 		for _, b := range r.bound {
 			if b.UDP {

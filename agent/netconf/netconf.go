@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -27,6 +28,10 @@ import (
 type Net struct {
 	h  *netlink.Handle
 	ns netns.NsHandle // for subscriptions; -1 (None) means the current one
+	// The watchers' goroutines use h: Close stops them (closed) and waits
+	// for them (watchers) before it closes h.
+	closed   chan struct{}
+	watchers sync.WaitGroup
 }
 
 // New returns a Net for the calling process's namespace.
@@ -35,7 +40,7 @@ func New() (*Net, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netconf: %w", err)
 	}
-	return &Net{h: h, ns: netns.None()}, nil
+	return &Net{h: h, ns: netns.None(), closed: make(chan struct{})}, nil
 }
 
 // At returns a Net for namespace ns (a handle from netns.GetFromName, say).
@@ -44,11 +49,16 @@ func At(ns netns.NsHandle) (*Net, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netconf: %w", err)
 	}
-	return &Net{h: h, ns: ns}, nil
+	return &Net{h: h, ns: ns, closed: make(chan struct{})}, nil
 }
 
-// Close releases the netlink sockets.
-func (n *Net) Close() { n.h.Close() }
+// Close stops the watchers (Watch, WatchNeighbors) and releases the
+// netlink sockets. Call it once.
+func (n *Net) Close() {
+	close(n.closed)
+	n.watchers.Wait()
+	n.h.Close()
+}
 
 func (n *Net) link(dev string) (netlink.Link, error) {
 	l, err := n.h.LinkByName(dev)
@@ -347,11 +357,15 @@ func (n *Net) Watch(ctx context.Context, ch chan<- Change) error {
 		close(done)
 		return fmt.Errorf("netconf: route notifications: %w", err)
 	}
+	n.watchers.Add(1)
 	go func() {
+		defer n.watchers.Done()
 		defer close(done)
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-n.closed:
 				return
 			case u, ok := <-addrs:
 				if !ok {
@@ -361,14 +375,14 @@ func (n *Net) Watch(ctx context.Context, ch chan<- Change) error {
 				if l, err := n.h.LinkByIndex(u.LinkIndex); err == nil {
 					c.Dev = l.Attrs().Name
 				}
-				send(ctx, ch, c)
+				n.send(ctx, ch, c)
 			case u, ok := <-links:
 				if !ok {
 					return
 				}
 				a := u.Link.Attrs()
 				up := a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown && a.OperState != netlink.OperLowerLayerDown
-				send(ctx, ch, Change{Dev: a.Name, Index: a.Index, Link: true, Up: up})
+				n.send(ctx, ch, Change{Dev: a.Name, Index: a.Index, Link: true, Up: up})
 			case u, ok := <-routes:
 				if !ok {
 					return
@@ -377,7 +391,7 @@ func (n *Net) Watch(ctx context.Context, ch chan<- Change) error {
 				if u.Dst != nil {
 					c.Addr = prefixOf(u.Dst)
 				}
-				send(ctx, ch, c)
+				n.send(ctx, ch, c)
 			}
 		}
 	}()
@@ -411,11 +425,15 @@ func (n *Net) WatchNeighbors(ctx context.Context, dev string, ch chan<- Neighbor
 		close(done)
 		return fmt.Errorf("netconf: neighbour notifications: %w", err)
 	}
+	n.watchers.Add(1)
 	go func() {
+		defer n.watchers.Done()
 		defer close(done)
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-n.closed:
 				return
 			case u, ok := <-updates:
 				if !ok {
@@ -451,10 +469,11 @@ func learnt(u netlink.NeighUpdate, index int) (Neighbor, bool) {
 	return Neighbor{Addr: a, MAC: append(net.HardwareAddr(nil), u.HardwareAddr...)}, true
 }
 
-func send(ctx context.Context, ch chan<- Change, c Change) {
+func (n *Net) send(ctx context.Context, ch chan<- Change, c Change) {
 	select {
 	case ch <- c:
 	case <-ctx.Done():
+	case <-n.closed:
 	}
 }
 
