@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -227,4 +228,39 @@ func openFAPlane(nc *netconf.Net, log *slog.Logger, coa netip.Addr, tunName stri
 		_ = nc.DelRoute(def)
 		plane.Close()
 	}, nil
+}
+
+// openNetconf opens netlink for the daemon's namespace with its change
+// notifications on the returned channel.
+func openNetconf(ctx context.Context) (*netconf.Net, chan netconf.Change, error) {
+	nc, err := netconf.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	changes := make(chan netconf.Change, 64)
+	if err := nc.Watch(ctx, changes); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, changes, nil
+}
+
+// waitAddresses calls get until it succeeds: the addresses a hotspot
+// daemon needs may come a little after it at boot (DHCP on the uplink).
+// It tries again on every address change and every 5 s, saying (rate
+// limited) what is missing; false when ctx ended first.
+func waitAddresses(ctx context.Context, rl *rateLog, changes <-chan netconf.Change, what string, get func() error) bool {
+	for {
+		err := get()
+		if err == nil {
+			return true
+		}
+		rl.Log(slog.LevelWarn, "addresses", what, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-changes:
+		case <-time.After(5 * time.Second):
+		}
+	}
 }

@@ -97,28 +97,17 @@ func runFA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	a := c.FA
 	r := &faRunner{o: o, log: o.Log.With("role", "fa"), c: a, started: o.now(), ka: keepalives{}}
 	r.rl = newRateLog(r.log, 20, 10*time.Second, o.now)
-	var err error
-	if r.nc, err = netconf.New(); err != nil {
+	nc, changes, err := openNetconf(ctx)
+	if err != nil {
 		return err
 	}
+	r.nc = nc
 	defer r.nc.Close()
-	changes := make(chan netconf.Change, 64)
-	if err := r.nc.Watch(ctx, changes); err != nil {
+	if !waitAddresses(ctx, r.rl, changes, "waiting for addresses", func() (err error) {
+		r.coa, r.linkAddr, err = faAddresses(r.nc, a)
 		return err
-	}
-	// The addresses may come a little after us at boot (DHCP on the
-	// uplink): wait for them, saying once what is missing.
-	for {
-		if r.coa, r.linkAddr, err = faAddresses(r.nc, a); err == nil {
-			break
-		}
-		r.rl.Log(slog.LevelWarn, "addresses", "waiting for addresses", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changes:
-		case <-time.After(5 * time.Second):
-		}
+	}) {
+		return nil
 	}
 	if r.eng, err = newFAEngine(a, r.coa, r.linkAddr); err != nil {
 		return err

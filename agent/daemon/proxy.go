@@ -88,26 +88,17 @@ func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Ser
 		bound: map[proxy.MAC]proxy.Binding{}, hints: map[proxy.MAC]neighbourHint{}, gateway: pc.DHCP.ServerID,
 		state: filepath.Join(c.RunDir, ProxyStateFileName)}
 	r.rl = newRateLog(r.log, 20, 10*time.Second, o.now)
-	var err error
-	if r.nc, err = netconf.New(); err != nil {
+	nc, changes, err := openNetconf(ctx)
+	if err != nil {
 		return err
 	}
+	r.nc = nc
 	defer r.nc.Close()
-	changes := make(chan netconf.Change, 64)
-	if err := r.nc.Watch(ctx, changes); err != nil {
+	if !waitAddresses(ctx, r.rl, changes, "waiting for the care-of address", func() (err error) {
+		r.coa, err = uplinkAddress(r.nc, pc.Uplink, pc.Engine.CareOf)
 		return err
-	}
-	for {
-		if r.coa, err = uplinkAddress(r.nc, pc.Uplink, pc.Engine.CareOf); err == nil {
-			break
-		}
-		r.rl.Log(slog.LevelWarn, "addresses", "waiting for the care-of address", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changes:
-		case <-time.After(5 * time.Second):
-		}
+	}) {
+		return nil
 	}
 	cfg := pc.Engine
 	cfg.CareOf = r.coa

@@ -19,6 +19,16 @@ import (
 // bench-results.json.
 
 func benchLab(b *testing.B) *Roaming {
+	r, err := Build(newBenchLab(b), mip4d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// newBenchLab is an empty namespace lab torn down with the benchmark
+// (root only: the benchmark is skipped, visibly, otherwise).
+func newBenchLab(b *testing.B) *lab.Lab {
 	if os.Geteuid() != 0 {
 		b.Skip("SKIP: lab benchmarks build network namespaces and need root")
 	}
@@ -31,11 +41,7 @@ func benchLab(b *testing.B) *Roaming {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { l.Close(); os.RemoveAll(dir) })
-	r, err := Build(l, mip4d)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
+	return l
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
@@ -158,22 +164,10 @@ func BenchmarkThroughput(b *testing.B) {
 }
 
 func benchAcceptance(b *testing.B) *Roaming {
-	if os.Geteuid() != 0 {
-		b.Skip("SKIP: lab benchmarks build network namespaces and need root")
-	}
 	if err := vpn.Available(); err != nil {
 		b.Skipf("SKIP: strongSwan: %v", err)
 	}
-	dir, err := os.MkdirTemp("", "mip4d-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	l, err := lab.New(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { l.Close(); os.RemoveAll(dir) })
-	r, err := BuildAcceptance(l, mip4d)
+	r, err := BuildAcceptance(newBenchLab(b), mip4d)
 	if err != nil {
 		b.Fatal(err)
 	}
