@@ -336,6 +336,20 @@ func (s *Stream) read(c net.Conn) {
 // Received is the number of bytes both ends have read.
 func (s *Stream) Received() int64 { return s.received.Load() }
 
+// Alive checks the connection after the moves: no error, and still
+// carrying data over the next 300 ms (what says what it is, in errors).
+func (s *Stream) Alive(what string) error {
+	before := s.Received()
+	time.Sleep(300 * time.Millisecond)
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("%s broke: %w", what, err)
+	}
+	if s.Received() <= before {
+		return fmt.Errorf("%s stalled", what)
+	}
+	return nil
+}
+
 // Err is the first error the connection met, if any.
 func (s *Stream) Err() error {
 	s.mu.Lock()
