@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bytes"
 	"fmt"
+	"github.com/mip4d/mip4d/agent/encap"
 	"net"
 	"net/netip"
 	"testing"
@@ -324,7 +325,7 @@ func BenchmarkOffload(b *testing.B) {
 		p := plain[0][ipv4HeaderLen:]
 		b.SetBytes(int64(len(p)))
 		for b.Loop() {
-			csumAdd(p, 0)
+			encap.SumAdd(p, 0)
 		}
 	})
 }

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"encoding/binary"
-	"math/bits"
 
 	"github.com/mip4d/mip4d/agent/encap"
 )
@@ -51,66 +50,6 @@ func (h *virtioNetHdr) encode(b []byte) {
 	binary.NativeEndian.PutUint16(b[8:], h.csumOffset)
 }
 
-// csumAdd adds the octets of b, as big-endian 16-bit words (a trailing
-// odd octet padded with zero), to the one's complement sum acc and
-// returns the unfolded sum (RFC 1071 §4.1). The bulk is summed as 64-bit
-// words in host byte order with end-around carry, then folded and swapped
-// into network order: one's complement sums depend neither on the word
-// size nor on the byte order but for that swap (RFC 1071 §2(B)), and
-// 2^16-1 divides 2^64-1. Host order saves a byte swap per word.
-func csumAdd(b []byte, acc uint64) uint64 {
-	var s, c uint64
-	for len(b) >= 64 {
-		w := (*[64]byte)(b)
-		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[0:8]), c)
-		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[8:16]), c)
-		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[16:24]), c)
-		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[24:32]), c)
-		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[32:40]), c)
-		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[40:48]), c)
-		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[48:56]), c)
-		s, c = bits.Add64(s, binary.NativeEndian.Uint64(w[56:64]), c)
-		b = b[64:]
-	}
-	for len(b) >= 8 {
-		s, c = bits.Add64(s, binary.NativeEndian.Uint64(b), c)
-		b = b[8:]
-	}
-	s, c = bits.Add64(s, 0, c)
-	f := csumFold(s + c) // cannot carry again
-	if littleEndian {
-		f = bits.ReverseBytes16(f)
-	}
-	// b starts at an even offset: the rest lands on 16-bit word
-	// boundaries.
-	t := uint64(f)
-	if len(b) >= 4 {
-		t += uint64(binary.BigEndian.Uint32(b))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		t += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		t += uint64(b[0]) << 8
-	}
-	acc, c = bits.Add64(acc, t, 0)
-	return acc + c
-}
-
-// littleEndian is the host byte order, for csumAdd.
-var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
-
-// csumFold folds a sum from csumAdd to 16 bits, not complemented.
-func csumFold(acc uint64) uint16 {
-	acc = acc>>32 + acc&0xffffffff
-	acc = acc>>32 + acc&0xffffffff
-	acc = acc>>16 + acc&0xffff
-	acc = acc>>16 + acc&0xffff
-	return uint16(acc)
-}
-
 // pseudoSum is the sum of the IPv4 pseudo-header of a TCP or UDP segment
 // of length n octets (RFC 793 §3.1, RFC 768): addresses, protocol, length.
 func pseudoSum(ip []byte, proto uint8, n int) uint64 {
@@ -125,7 +64,7 @@ func transportChecksumValid(ip []byte, hl int, proto uint8) bool {
 	if proto == protoUDP && binary.BigEndian.Uint16(seg[udpCsumOffset:]) == 0 {
 		return true
 	}
-	return csumFold(csumAdd(seg, pseudoSum(ip, proto, len(seg)))) == 0xffff
+	return encap.SumFold(encap.SumAdd(seg, pseudoSum(ip, proto, len(seg)))) == 0xffff
 }
 
 // completeChecksum finishes the checksum a kernel left partial
@@ -139,7 +78,7 @@ func completeChecksum(pkt []byte, start, off int) bool {
 	if start < ipv4HeaderLen || at+2 > len(pkt) || at < start {
 		return false
 	}
-	c := ^csumFold(csumAdd(pkt[start:], 0))
+	c := ^encap.SumFold(encap.SumAdd(pkt[start:], 0))
 	if c == 0 {
 		c = 0xffff
 	}
@@ -286,7 +225,7 @@ func (s *segmenter) next(dst []byte) int {
 		csumAt = udpCsumOffset
 	}
 	t[csumAt], t[csumAt+1] = 0, 0
-	c := ^csumFold(csumAdd(t, s.pseudo+uint64(len(t))))
+	c := ^encap.SumFold(encap.SumAdd(t, s.pseudo+uint64(len(t))))
 	if c == 0 && s.proto == protoUDP {
 		c = 0xffff
 	}
@@ -368,7 +307,7 @@ func (c *coalescer) valid(pkts [][]byte, i int) bool {
 	p := pkts[i]
 	ok := false
 	if _, _, shape := tcpShape(p); shape {
-		ok = csumFold(csumAdd(p[:ipv4HeaderLen], 0)) == 0xffff && transportChecksumValid(p, ipv4HeaderLen, protoTCP)
+		ok = encap.SumFold(encap.SumAdd(p[:ipv4HeaderLen], 0)) == 0xffff && transportChecksumValid(p, ipv4HeaderLen, protoTCP)
 	}
 	c.state[i] = groNo
 	if ok {
@@ -466,7 +405,7 @@ func merge(pkts [][]byte, g []int, vh *virtioNetHdr) {
 	ip.UpdateChecksum()
 	t := head[ipv4HeaderLen:]
 	t[13] |= pkts[g[len(g)-1]][ipv4HeaderLen+13] & tcpFlagPSH
-	binary.BigEndian.PutUint16(t[tcpCsumOffset:], csumFold(pseudoSum(head, protoTCP, total-ipv4HeaderLen)))
+	binary.BigEndian.PutUint16(t[tcpCsumOffset:], encap.SumFold(pseudoSum(head, protoTCP, total-ipv4HeaderLen)))
 	*vh = virtioNetHdr{
 		flags:      virtioFlagNeedsCsum,
 		gsoType:    virtioGSOTCPv4,

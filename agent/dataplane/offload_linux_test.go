@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/mip4d/mip4d/agent/encap"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -334,7 +335,7 @@ func TestTUNOffloadForward(t *testing.T) {
 			}
 			n := 5*1000 + 10
 			sp := udpPacket(netip.MustParseAddr("10.80.0.9"), netip.MustParseAddr("10.81.0.9"), ipv4HeaderLen+udpHeaderLen+n, false)
-			binary.BigEndian.PutUint16(sp[ipv4HeaderLen+udpCsumOffset:], csumFold(pseudoSum(sp, protoUDP, len(sp)-ipv4HeaderLen)))
+			binary.BigEndian.PutUint16(sp[ipv4HeaderLen+udpCsumOffset:], encap.SumFold(pseudoSum(sp, protoUDP, len(sp)-ipv4HeaderLen)))
 			before := b.OffloadStats()
 			writeSuper(t, a, virtioNetHdr{flags: virtioFlagNeedsCsum, gsoType: virtioGSOUDPL4, hdrLen: 28, gsoSize: 1000, csumStart: 20, csumOffset: udpCsumOffset}, sp)
 			got = readN(t, b, 6)

@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
+	"github.com/mip4d/mip4d/agent/encap"
 	"net/netip"
 	"strings"
 	"testing"
@@ -146,31 +146,6 @@ func unhex(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func TestCsumAdd(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 70000)
-	for i := range buf {
-		buf[i] = byte(r.Uint32())
-	}
-	for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 31, 32, 33, 63, 64, 65, 1467, 1468, 65535, 70000} {
-		for _, off := range []int{0, 2, 6} { // even offsets: the sums start on a word
-			b := buf[off : off+min(n, len(buf)-off)]
-			if got, want := csumFold(csumAdd(b, 0)), refSum(b); got != want {
-				t.Errorf("%d octets at %d: %#04x, want %#04x", len(b), off, got, want)
-			}
-		}
-	}
-	// All ones: the carries pile up.
-	ff := bytes.Repeat([]byte{0xff}, 4096)
-	if got := csumFold(csumAdd(ff, ^uint64(0))); got != 0xffff {
-		t.Errorf("all ones: %#04x", got)
-	}
-	// Starting from a running sum.
-	if got, want := csumFold(csumAdd(buf[:100], csumAdd(buf[100:1000], 0))), refSum(buf[:1000]); got != want {
-		t.Errorf("chained: %#04x, want %#04x", got, want)
-	}
 }
 
 // The super-packets of the golden tests, and what they cut into, from
@@ -342,7 +317,7 @@ func TestReadFrame(t *testing.T) {
 	partial := bytes.Clone(syn)
 	// What the kernel hands over with CHECKSUM_PARTIAL: the pseudo-header
 	// sum in the checksum field.
-	binary.BigEndian.PutUint16(partial[ipv4HeaderLen+16:], csumFold(pseudoSum(partial, protoTCP, len(partial)-ipv4HeaderLen)))
+	binary.BigEndian.PutUint16(partial[ipv4HeaderLen+16:], encap.SumFold(pseudoSum(partial, protoTCP, len(partial)-ipv4HeaderLen)))
 	frame := func(h virtioNetHdr, p []byte) []byte {
 		f := make([]byte, virtioNetHdrLen+len(p))
 		h.encode(f)
@@ -398,7 +373,7 @@ func TestCompleteChecksum(t *testing.T) {
 				p = udpPacket(addrHoA, addrCN, ipv4HeaderLen+udpHeaderLen+n, false)
 				off = udpCsumOffset
 			}
-			binary.BigEndian.PutUint16(p[ipv4HeaderLen+off:], csumFold(pseudoSum(p, proto, len(p)-ipv4HeaderLen)))
+			binary.BigEndian.PutUint16(p[ipv4HeaderLen+off:], encap.SumFold(pseudoSum(p, proto, len(p)-ipv4HeaderLen)))
 			if !completeChecksum(p, ipv4HeaderLen, off) || !checksumsOK(p) {
 				t.Errorf("proto %d, %d octets: % x", proto, n, p)
 			}
@@ -413,7 +388,7 @@ func TestCompleteChecksum(t *testing.T) {
 			break
 		}
 	}
-	binary.BigEndian.PutUint16(p[ipv4HeaderLen+udpCsumOffset:], csumFold(pseudoSum(p, protoUDP, len(p)-ipv4HeaderLen)))
+	binary.BigEndian.PutUint16(p[ipv4HeaderLen+udpCsumOffset:], encap.SumFold(pseudoSum(p, protoUDP, len(p)-ipv4HeaderLen)))
 	if !completeChecksum(p, ipv4HeaderLen, udpCsumOffset) || binary.BigEndian.Uint16(p[ipv4HeaderLen+udpCsumOffset:]) != 0xffff {
 		t.Errorf("zero checksum: % x", p)
 	}
