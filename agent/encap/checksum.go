@@ -17,6 +17,9 @@ func sum(b []byte, initial uint32) uint16 { return SumFold(SumAdd(b, uint64(init
 // size nor on the byte order but for that swap (RFC 1071 §2(B)), and
 // 2^16-1 divides 2^64-1. Host order saves a byte swap per word.
 func SumAdd(b []byte, acc uint64) uint64 {
+	if len(b) < 64 {
+		return sumWords(b, acc, 0) // a header: not worth the swap
+	}
 	var s, c uint64
 	for len(b) >= 64 {
 		w := (*[64]byte)(b)
@@ -41,8 +44,13 @@ func SumAdd(b []byte, acc uint64) uint64 {
 	}
 	// b starts at an even offset: the rest lands on 16-bit word
 	// boundaries.
-	t := uint64(f)
-	if len(b) >= 4 {
+	return sumWords(b, acc, uint64(f))
+}
+
+// sumWords adds b, fewer than 64 octets, as big-endian 32-bit words (and
+// a 16-bit word and an octet padded with zero at the end) and t to acc.
+func sumWords(b []byte, acc, t uint64) uint64 {
+	for len(b) >= 4 {
 		t += uint64(binary.BigEndian.Uint32(b))
 		b = b[4:]
 	}
@@ -53,7 +61,7 @@ func SumAdd(b []byte, acc uint64) uint64 {
 	if len(b) == 1 {
 		t += uint64(b[0]) << 8
 	}
-	acc, c = bits.Add64(acc, t, 0)
+	acc, c := bits.Add64(acc, t, 0)
 	return acc + c
 }
 
