@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -230,6 +232,16 @@ func boot(t *testing.T, g guest) {
 	}
 	if !strings.HasPrefix(result, "MIP4D-FIRMWARE: PASS") {
 		t.Fatalf("%s: no PASS on the console (%q); console:\n%s", g.arch, result, out)
+	}
+	// DESIGN.md §4: RSS ≤ 12 MB idle, measured in the guest.
+	for _, role := range []string{"ha", "mn"} {
+		m := regexp.MustCompile(`rss_` + role + `=(\d+)kB`).FindStringSubmatch(result)
+		if m == nil {
+			t.Fatalf("%s: no RSS of the %s in %q", g.arch, role, result)
+		}
+		if kb, _ := strconv.Atoi(m[1]); kb <= 0 || kb > 12*1024 {
+			t.Errorf("%s: the %s's RSS is %d kB (budget 12 MB)", g.arch, role, kb)
+		}
 	}
 	t.Logf("console:\n%s", out)
 	t.Logf("%s: %s; boot to result and power-off: %.1fs", g.arch, result, elapsed.Seconds())

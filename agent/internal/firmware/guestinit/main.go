@@ -105,11 +105,13 @@ func run() error {
 	}
 	logf("%s", strings.TrimSpace(string(out)))
 
-	if err := daemon("ha", "/run/ha.sock"); err != nil {
+	haPID, err := daemon("ha", "/run/ha.sock")
+	if err != nil {
 		return err
 	}
 	t0 := time.Now()
-	if err := daemon("mn", "/run/mn.sock"); err != nil {
+	mnPID, err := daemon("mn", "/run/mn.sock")
+	if err != nil {
 		return err
 	}
 	var reg struct {
@@ -153,8 +155,11 @@ func run() error {
 	}
 	b, _ := exec.Command(mip4d, "bindings", "--socket", "/run/ha.sock").CombinedOutput()
 	fmt.Print(string(b))
-	fmt.Printf("MIP4D-FIRMWARE: PASS %s uptime=%.2fs registration=%dms ping=%d/3 tunnel=%s\n",
-		runtime.GOARCH, uptime(), regTime.Milliseconds(), received, rows[0].Tunnel)
+	// The footprint on the router (DESIGN.md §4: RSS ≤ 12 MB idle): each
+	// daemon settled with its one binding.
+	time.Sleep(time.Second)
+	fmt.Printf("MIP4D-FIRMWARE: PASS %s uptime=%.2fs registration=%dms ping=%d/3 tunnel=%s rss_ha=%dkB rss_mn=%dkB\n",
+		runtime.GOARCH, uptime(), regTime.Milliseconds(), received, rows[0].Tunnel, rssKB(haPID), rssKB(mnPID))
 	return nil
 }
 
@@ -270,17 +275,34 @@ config mobilenode 'mobilenode'
 	return os.WriteFile("/etc/mn.conf", []byte(mn), 0o600)
 }
 
-// daemon starts mip4d with /etc/NAME.conf in namespace NAME and waits for
-// its control socket.
-func daemon(name, sock string) error {
+// rssKB is the resident set of process pid in kB (VmRSS), -1 if unknown.
+func rssKB(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb := -1
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb
+		}
+	}
+	return -1
+}
+
+// daemon starts mip4d with /etc/NAME.conf in namespace NAME (busybox
+// nsenter execs it: the process is mip4d's), waits for its control socket
+// and returns its pid.
+func daemon(name, sock string) (int, error) {
 	log, err := os.Create("/tmp/" + name + ".log")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	cmd := exec.Command(busybox, "nsenter", "--net=/run/netns/"+name, mip4d, "run", "--config", "/etc/"+name+".conf")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		return err
+		return 0, err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -289,16 +311,16 @@ func daemon(name, sock string) error {
 		select {
 		case err := <-exited:
 			b, _ := os.ReadFile("/tmp/" + name + ".log")
-			return fmt.Errorf("%s exited: %v\n%s", name, err, bytes.TrimSpace(b))
+			return 0, fmt.Errorf("%s exited: %v\n%s", name, err, bytes.TrimSpace(b))
 		default:
 		}
 		if _, err := os.Stat(sock); err == nil {
 			logf("%s running", name)
-			return nil
+			return cmd.Process.Pid, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s: no control socket", name)
+	return 0, fmt.Errorf("%s: no control socket", name)
 }
 
 func waitFor(d time.Duration, ok func() bool) error {
