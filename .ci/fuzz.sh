@@ -61,7 +61,8 @@ for t in "${targets[@]}"; do
 		rc=0
 		run_target "$dir" "$name" || rc=$?
 		[ "$rc" -eq 2 ] || break
-		echo "fuzz: $name: Go's fuzztime deadline race (golang/go#75804), no input failed and none was written; run $attempt of 5, running again"
+		msg="fuzz: $name: Go's fuzztime deadline race (golang/go#75804), no input failed and none was written; run $attempt of 5"
+		if [ "$attempt" -lt 5 ]; then echo "$msg, running again"; else echo "$msg, giving up"; fi
 	done
 	if [ "$rc" -ne 0 ]; then
 		failed+=("$name ($dir)")
