@@ -338,25 +338,55 @@ type Change struct {
 }
 
 // Watch reports link, address and route changes on ch until ctx ends. It returns
-// once the subscriptions are in place.
+// once the subscriptions are in place. (Each kind comes from a netlink
+// socket of its own, so no order holds between kinds.)
 func (n *Net) Watch(ctx context.Context, ch chan<- Change) error {
 	addrs := make(chan netlink.AddrUpdate, 64)
 	links := make(chan netlink.LinkUpdate, 64)
 	routes := make(chan netlink.RouteUpdate, 64)
-	done := make(chan struct{})
+	addrDone, linkDone, routeDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	errf := func(error) {}
-	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: n.nsPtr(), ErrorCallback: errf}); err != nil {
-		close(done)
+	if err := netlink.AddrSubscribeWithOptions(addrs, addrDone, netlink.AddrSubscribeOptions{Namespace: n.nsPtr(), ErrorCallback: errf}); err != nil {
+		close(addrDone)
 		return fmt.Errorf("netconf: address notifications: %w", err)
 	}
-	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: n.nsPtr(), ErrorCallback: errf}); err != nil {
-		close(done)
+	if err := netlink.LinkSubscribeWithOptions(links, linkDone, netlink.LinkSubscribeOptions{Namespace: n.nsPtr(), ErrorCallback: errf}); err != nil {
+		close(addrDone)
+		close(linkDone)
 		return fmt.Errorf("netconf: link notifications: %w", err)
 	}
-	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{Namespace: n.nsPtr(), ErrorCallback: errf}); err != nil {
-		close(done)
+	if err := netlink.RouteSubscribeWithOptions(routes, routeDone, netlink.RouteSubscribeOptions{Namespace: n.nsPtr(), ErrorCallback: errf}); err != nil {
+		close(addrDone)
+		close(linkDone)
+		close(routeDone)
 		return fmt.Errorf("netconf: route notifications: %w", err)
 	}
+	watch(n, ctx, addrDone, addrs, func(u netlink.AddrUpdate) {
+		c := Change{Index: u.LinkIndex, Addr: prefixOf(&u.LinkAddress), New: u.NewAddr}
+		if l, err := n.h.LinkByIndex(u.LinkIndex); err == nil {
+			c.Dev = l.Attrs().Name
+		}
+		n.send(ctx, ch, c)
+	})
+	watch(n, ctx, linkDone, links, func(u netlink.LinkUpdate) {
+		a := u.Link.Attrs()
+		up := a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown && a.OperState != netlink.OperLowerLayerDown
+		n.send(ctx, ch, Change{Dev: a.Name, Index: a.Index, Link: true, Up: up})
+	})
+	watch(n, ctx, routeDone, routes, func(u netlink.RouteUpdate) {
+		c := Change{Index: u.LinkIndex, Route: true, New: u.Type == unix.RTM_NEWROUTE}
+		if u.Dst != nil {
+			c.Addr = prefixOf(u.Dst)
+		}
+		n.send(ctx, ch, c)
+	})
+	return nil
+}
+
+// watch runs one watcher goroutine: every update from in goes to handle
+// until ctx ends, Close is called or in closes; then done is closed, which
+// ends the netlink subscription behind in. Close waits for it.
+func watch[T any](n *Net, ctx context.Context, done chan struct{}, in <-chan T, handle func(T)) {
 	n.watchers.Add(1)
 	go func() {
 		defer n.watchers.Done()
@@ -367,35 +397,14 @@ func (n *Net) Watch(ctx context.Context, ch chan<- Change) error {
 				return
 			case <-n.closed:
 				return
-			case u, ok := <-addrs:
+			case u, ok := <-in:
 				if !ok {
 					return
 				}
-				c := Change{Index: u.LinkIndex, Addr: prefixOf(&u.LinkAddress), New: u.NewAddr}
-				if l, err := n.h.LinkByIndex(u.LinkIndex); err == nil {
-					c.Dev = l.Attrs().Name
-				}
-				n.send(ctx, ch, c)
-			case u, ok := <-links:
-				if !ok {
-					return
-				}
-				a := u.Link.Attrs()
-				up := a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown && a.OperState != netlink.OperLowerLayerDown
-				n.send(ctx, ch, Change{Dev: a.Name, Index: a.Index, Link: true, Up: up})
-			case u, ok := <-routes:
-				if !ok {
-					return
-				}
-				c := Change{Index: u.LinkIndex, Route: true, New: u.Type == unix.RTM_NEWROUTE}
-				if u.Dst != nil {
-					c.Addr = prefixOf(u.Dst)
-				}
-				n.send(ctx, ch, c)
+				handle(u)
 			}
 		}
 	}()
-	return nil
 }
 
 // Neighbor is a neighbour (ARP) entry learnt or refreshed on a link: a
@@ -425,32 +434,15 @@ func (n *Net) WatchNeighbors(ctx context.Context, dev string, ch chan<- Neighbor
 		close(done)
 		return fmt.Errorf("netconf: neighbour notifications: %w", err)
 	}
-	n.watchers.Add(1)
-	go func() {
-		defer n.watchers.Done()
-		defer close(done)
-		for {
+	watch(n, ctx, done, updates, func(u netlink.NeighUpdate) {
+		if nb, ok := learnt(u, index); ok {
+			nb.Dev = dev
 			select {
-			case <-ctx.Done():
-				return
-			case <-n.closed:
-				return
-			case u, ok := <-updates:
-				if !ok {
-					return
-				}
-				nb, ok := learnt(u, index)
-				if !ok {
-					continue
-				}
-				nb.Dev = dev
-				select {
-				case ch <- nb:
-				default:
-				}
+			case ch <- nb:
+			default:
 			}
 		}
-	}()
+	})
 	return nil
 }
 
