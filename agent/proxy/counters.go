@@ -11,7 +11,7 @@ import (
 // socket may read them while the engine runs (and 64-bit aligned on 32-bit
 // MIPS by being atomic.Int64).
 type Counters struct {
-	Seen            atomic.Int64 // neighbour entries learnt for admitted or unknown clients (Seen)
+	Seen            atomic.Int64 // clients found on the link by a neighbour entry (Seen)
 	Attaches        atomic.Int64 // Attach calls
 	Unknown         atomic.Int64 // attaches refused: no identity for the MAC (no entry made)
 	TableFull       atomic.Int64 // attaches refused: MaxClients reached

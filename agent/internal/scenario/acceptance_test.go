@@ -5,24 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mip4d/mip4d/agent/internal/lab"
 	"github.com/mip4d/mip4d/agent/internal/vpn"
 )
 
 func newAcceptance(t *testing.T) *Roaming {
 	t.Helper()
 	vpn.Require(t)
-	l := lab.ForTest(t)
-	r, err := BuildAcceptance(l, mip4d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(r.Logs())
-		}
-	})
-	return r
+	return labRoaming(t, BuildAcceptance)
 }
 
 // TestS1Colocated is scenario S1 (RFC 4093 §2.4 and §4.1): the laptop has a

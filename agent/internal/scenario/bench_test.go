@@ -44,6 +44,12 @@ func newBenchLab(b *testing.B) *lab.Lab {
 	return l
 }
 
+// reportGaps reports the median and 95th percentile of the handoff gaps.
+func reportGaps(b *testing.B, gaps []time.Duration) {
+	b.ReportMetric(float64(percentile(gaps, 0.5).Microseconds())/1000, "gap_median_ms")
+	b.ReportMetric(float64(percentile(gaps, 0.95).Microseconds())/1000, "gap_p95_ms")
+}
+
 func percentile(ds []time.Duration, p float64) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
@@ -85,8 +91,7 @@ func BenchmarkHandoffGap(b *testing.B) {
 		gaps = append(gaps, m.Gap)
 		lost += m.Lost
 	}
-	b.ReportMetric(float64(percentile(gaps, 0.5).Microseconds())/1000, "gap_median_ms")
-	b.ReportMetric(float64(percentile(gaps, 0.95).Microseconds())/1000, "gap_p95_ms")
+	reportGaps(b, gaps)
 	b.ReportMetric(float64(lost)/float64(len(res)), "lost/move")
 }
 
@@ -258,8 +263,7 @@ func BenchmarkAcceptanceHandoff(b *testing.B) {
 					renegotiated++
 				}
 			}
-			b.ReportMetric(float64(percentile(gaps, 0.5).Microseconds())/1000, "gap_median_ms")
-			b.ReportMetric(float64(percentile(gaps, 0.95).Microseconds())/1000, "gap_p95_ms")
+			reportGaps(b, gaps)
 			b.ReportMetric(float64(renegotiated), "ike_renegotiations")
 		})
 	}
@@ -294,8 +298,7 @@ func benchS3(b *testing.B, r *Roaming) {
 			restarts++
 		}
 	}
-	b.ReportMetric(float64(percentile(gaps, 0.5).Microseconds())/1000, "gap_median_ms")
-	b.ReportMetric(float64(percentile(gaps, 0.95).Microseconds())/1000, "gap_p95_ms")
+	reportGaps(b, gaps)
 	b.ReportMetric(0, "ike_renegotiations")
 	b.ReportMetric(float64(restarts), "vpn_restarts")
 }

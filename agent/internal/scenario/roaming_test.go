@@ -9,10 +9,13 @@ import (
 	"github.com/mip4d/mip4d/agent/internal/lab"
 )
 
-func newRoaming(t *testing.T) *Roaming {
+func newRoaming(t *testing.T) *Roaming { return labRoaming(t, Build) }
+
+// labRoaming builds a lab with build for this test, torn down with it; the
+// daemons' logs are shown when the test fails.
+func labRoaming(t *testing.T, build func(*lab.Lab, string) (*Roaming, error)) *Roaming {
 	t.Helper()
-	l := lab.ForTest(t)
-	r, err := Build(l, mip4d)
+	r, err := build(lab.ForTest(t), mip4d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mip4d/mip4d/agent/internal/lab"
 	"github.com/mip4d/mip4d/agent/internal/vpn"
 )
 
@@ -17,13 +16,7 @@ import (
 // laptop once its registration moves on.
 func TestS2ViaFA(t *testing.T) {
 	vpn.Require(t)
-	r, err := BuildS2(lab.ForTest(t), mip4d)
-	must(t, err)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(r.Logs())
-		}
-	})
+	r := labRoaming(t, BuildS2)
 	v, err := r.StartS2()
 	must(t, err)
 	t.Logf("VPN up through fa1: virtual IP %v, %v", v.VIP, v.SA)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mip4d/mip4d/agent/internal/lab"
 	"github.com/mip4d/mip4d/agent/internal/vpn"
 )
 
@@ -18,13 +17,7 @@ import (
 // and the proxy left behind forgets the laptop (RFC 3543 revocation).
 func TestS5Proxy(t *testing.T) {
 	vpn.Require(t)
-	r, err := BuildS5(lab.ForTest(t), mip4d)
-	must(t, err)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(r.Logs())
-		}
-	})
+	r := labRoaming(t, BuildS5)
 	v, err := r.StartS5()
 	must(t, err)
 	t.Logf("laptop has %v by DHCP through proxy 1; VPN up from it: virtual IP %v, %v", HoA, v.VIP, v.SA)
@@ -71,13 +64,7 @@ func TestS5Proxy(t *testing.T) {
 // stays bounded, every message is accounted for, and the laptop's
 // binding keeps working.
 func TestS5HostileDHCP(t *testing.T) {
-	r, err := BuildS5(lab.ForTest(t), mip4d)
-	must(t, err)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(r.Logs())
-		}
-	})
+	r := labRoaming(t, BuildS5)
 	must(t, r.StartS5Access())
 	p1 := r.FAProcs[0]
 	rss0, err := ProcRSS(p1)
@@ -160,13 +147,7 @@ func TestS5MACSpoof(t *testing.T) {
 		configure bool
 	}{{"answering", true}, {"silent", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := BuildS5(lab.ForTest(t), mip4d)
-			must(t, err)
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Log(r.Logs())
-				}
-			})
+			r := labRoaming(t, BuildS5)
 			// A short conflict window: the laptop is the incumbent after 2 s.
 			r.ProxyOptions = []string{"conflict_window", "2", "quarantine", "120"}
 			must(t, r.StartS5Access())
@@ -306,13 +287,7 @@ func TestS5ProxyRestart(t *testing.T) {
 	for _, crash := range []bool{false, true} {
 		name := map[bool]string{false: "stop-start", true: "crash"}[crash]
 		t.Run(name, func(t *testing.T) {
-			r, err := BuildS5(lab.ForTest(t), mip4d)
-			must(t, err)
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Log(r.Logs())
-				}
-			})
+			r := labRoaming(t, BuildS5)
 			must(t, r.StartS5Access())
 			if !r.L.Ping("mn", HAAddr, 2) {
 				t.Fatal("no traffic before the restart")
@@ -362,13 +337,7 @@ func haAccepted(t *testing.T, r *Roaming) int64 {
 // probe of its own, and registers it: the home agent's binding follows,
 // proxy 1 is revoked, the traffic flows — no DHCP at all.
 func TestS5NeighbourAttach(t *testing.T) {
-	r, err := BuildS5(lab.ForTest(t), mip4d)
-	must(t, err)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(r.Logs())
-		}
-	})
+	r := labRoaming(t, BuildS5)
 	must(t, r.StartS5Access())
 	r.DHCPClient.Kill()
 	r.AfterMove = nil
