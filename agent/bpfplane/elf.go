@@ -80,13 +80,13 @@ func objErr(format string, args ...any) error {
 }
 
 type section struct {
-	name              string
-	typ               uint32
-	flags             uint64
-	off, size         uint64
-	link, info        uint32
-	entsize           uint64
-	nameOff           uint32
+	name       string
+	typ        uint32
+	flags      uint64
+	off, size  uint64
+	link, info uint32
+	entsize    uint64
+	nameOff    uint32
 }
 
 type symbol struct {

@@ -225,7 +225,10 @@ int tun_egress(struct __sk_buff *skb)
 	fib.ipv4_dst = t->remote;
 	fib.tos = ip.tos;
 	int rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+	/* FWD_DISABLED: bpf_fib_lookup wants forwarding on the interface,
+	 * which a mobile node need not have; the kernel's own output route
+	 * lookup (bpf_redirect_neigh without a next hop) serves then. */
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH && rc != BPF_FIB_LKUP_RET_FWD_DISABLED)
 		return punt(C_PUNT_ROUTE);
 
 	struct outer o = {};
@@ -307,24 +310,28 @@ int tun_egress(struct __sk_buff *skb)
 	count(C_ENCAP_BYTES, skb->len);
 	count_binding(t->slot, 1, segs, skb->len);
 
-	if (t->flags & TUN_L3_OIF)
-		return bpf_redirect(fib.ifindex, 0);
-	/* A link-layer header in front, for the interface toward the far end. */
+	/* A link-layer header in front: bpf_redirect wants the frame as the
+	 * Ethernet interface sends it, and bpf_redirect_neigh takes an
+	 * Ethernet header off before it routes (net/core/filter.c). */
 	if (bpf_skb_change_head(skb, ETH_HLEN_, 0) < 0)
 		return drop(C_DROP_MALFORMED);
 	struct ethhdr eth = {};
 	eth.h_proto = bpf_htons(ETH_P_IP);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		/* The kernel resolves the neighbour (and queues meanwhile). */
-		if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0)
-			return drop(C_DROP_MALFORMED);
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		/* The usual case: an Ethernet next hop whose address is known. */
+		__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
 	}
-	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
 	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0)
 		return drop(C_DROP_MALFORMED);
-	return bpf_redirect(fib.ifindex, 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		return bpf_redirect(fib.ifindex, 0);
+	/* No resolved neighbour, an interface without a link-layer header
+	 * (a VPN's TUN device), or no forwarding on it: the kernel routes
+	 * the packet out of that interface and its neighbour code resolves
+	 * the next hop (queueing meanwhile) and puts in front whatever
+	 * header the interface needs. */
+	return bpf_redirect_neigh(rc == BPF_FIB_LKUP_RET_NO_NEIGH ? fib.ifindex : t->oif, NULL, 0, 0);
 }
 
 /* parse_gre reads the GRE header at off (RFC 2784 §2, RFC 2890 §2):

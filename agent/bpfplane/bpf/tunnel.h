@@ -42,7 +42,6 @@ enum {
 enum {
 	TUN_KEY = 1,    /* a GRE key is sent / expected */
 	TUN_PUNT = 2,   /* this binding is served by userspace (simultaneous bindings, minimal encapsulation) */
-	TUN_L3_OIF = 4, /* the interface toward the remote end has no link-layer header */
 };
 
 /* tunnel is the value of map "tunnels", keyed by the home address (__be32). */
