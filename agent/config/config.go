@@ -33,6 +33,9 @@ type Config struct {
 	StateDir      string
 	RunDir        string
 	ControlSocket string
+	// DataPlane is where tunnelled packets are handled: DataPlaneAuto,
+	// DataPlaneBPF or DataPlaneUserspace.
+	DataPlane string
 	// HasSecrets says the file holds keys (and so must be mode 0600).
 	HasSecrets bool
 
@@ -41,6 +44,13 @@ type Config struct {
 	FA    *FA    // role fa
 	Proxy *Proxy // role proxy
 }
+
+// The data plane choices (option dataplane of the globals section).
+const (
+	DataPlaneAuto      = "auto"      // the kernel plane if it loads, else userspace
+	DataPlaneBPF       = "bpf"       // the kernel plane (tc BPF); userspace if it cannot load, with an error
+	DataPlaneUserspace = "userspace" // the daemon's own plane only
+)
 
 // Proxy is the proxy role's configuration (RFC 5563).
 type Proxy struct {
@@ -312,6 +322,7 @@ func FromUCI(f *uci.File) (*Config, error) {
 	c.StateDir = r.get("state_dir")
 	c.RunDir = r.get("run_dir")
 	c.ControlSocket = r.get("control_socket")
+	c.DataPlane = r.get("dataplane")
 	_ = c.LogLevel.UnmarshalText([]byte(r.get("log_level")))
 	var err error
 	switch c.Role {

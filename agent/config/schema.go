@@ -98,6 +98,7 @@ var Schema = []Section{
 			{Name: "state_dir", Type: TFile, Default: "/etc/mip4d", Help: "where state that must survive a reboot is kept (home agent bindings); on flash, written only when bindings change"},
 			{Name: "run_dir", Type: TFile, Default: "/var/run/mip4d", Help: "where state that must survive a restart of the daemon but not a reboot is kept (a proxy's clients); tmpfs on OpenWrt, so no flash wear"},
 			{Name: "control_socket", Type: TFile, Default: "/var/run/mip4d.sock", Help: "root-only control socket for mip4d status"},
+			{Name: "dataplane", Type: TString, Default: DataPlaneAuto, Values: []string{DataPlaneAuto, DataPlaneBPF, DataPlaneUserspace}, Help: "where tunnelled packets are handled: bpf (tc programs in the kernel; needs kmod-sched-bpf), userspace (the daemon, through its TUN device), auto (bpf if it loads, else userspace)"},
 		}},
 	{Type: "homeagent", Name: "homeagent", Roles: []string{RoleHA}, Help: "home agent service (RFC 5944 §3.8)",
 		Options: []Option{

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,7 +10,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/mip4d/mip4d/agent/bpfplane"
+	"github.com/mip4d/mip4d/agent/config"
 	"github.com/mip4d/mip4d/agent/dataplane"
+	"github.com/mip4d/mip4d/agent/fa"
 	"github.com/mip4d/mip4d/agent/netconf"
 	"github.com/mip4d/mip4d/agent/wire"
 )
@@ -189,7 +193,7 @@ func uplinkAddress(nc *netconf.Net, uplink string, configured netip.Addr) (netip
 // so requests to the link address, taken from the link socket, do not
 // arrive here too), raw IP-in-IP; and the table reverse-tunnelled
 // traffic takes into the TUN device. close undoes it all.
-func openFAPlane(nc *netconf.Net, log *slog.Logger, coa netip.Addr, tunName string, mtu int) (plane *dataplane.FA, close func(), err error) {
+func openFAPlane(ctx context.Context, c *config.Config, nc *netconf.Net, log *slog.Logger, coa netip.Addr, tunName string, mtu int) (plane *faPlane, close func(), err error) {
 	dpc := dataplane.FAConfig{CareOf: coa, Options: dataplane.Options{PathMTU: mtu}}
 	tun, err := dataplane.OpenTUN(tunName, dpc.DeviceMTU(false))
 	if err != nil {
@@ -212,10 +216,12 @@ func openFAPlane(nc *netconf.Net, log *slog.Logger, coa netip.Addr, tunName stri
 		closeAll()
 		return nil, nil, fmt.Errorf("IP-in-IP socket: %w", err)
 	}
-	if plane, err = dataplane.NewFA(dpc, tun, conns); err != nil {
+	user, err := dataplane.NewFA(dpc, tun, conns)
+	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
+	plane = &faPlane{FA: user, coa: coa}
 	if err := netconf.Sysctl("net.ipv4.conf."+tunName+".rp_filter", "0"); err != nil {
 		log.Warn("cannot turn off rp_filter on the TUN device", "err", err)
 	}
@@ -224,11 +230,33 @@ func openFAPlane(nc *netconf.Net, log *slog.Logger, coa netip.Addr, tunName stri
 		plane.Close()
 		return nil, nil, fmt.Errorf("reverse tunnel table: %w", err)
 	}
+	plane.accel = openAccel(ctx, c.DataPlane, log, bpfplane.Config{Role: bpfplane.RoleFA, Local: coa, Port: wire.Port,
+		TUN: tunName, PathMTU: mtu})
 	return plane, func() {
+		plane.accel.close()
 		_ = nc.DelRoute(def)
 		plane.Close()
 	}, nil
 }
+
+// faPlane is a foreign agent's or proxy's data plane: the userspace plane,
+// with the kernel plane in front when it runs.
+type faPlane struct {
+	*dataplane.FA
+	accel *accel
+	coa   netip.Addr
+}
+
+// Apply gives the visitor changes to both planes, the userspace one first
+// (what the kernel plane leaves to it must find them there).
+func (p *faPlane) Apply(evs ...fa.Event) error {
+	err := p.FA.Apply(evs...)
+	p.accel.apply(bpfplane.FAChanges(p.coa, evs))
+	return err
+}
+
+// Status is the data plane part of the daemon's status.
+func (p *faPlane) Status() json.RawMessage { return p.accel.status(p.FA.Stats()) }
 
 // openNetconf opens netlink for the daemon's namespace with its change
 // notifications on the returned channel.

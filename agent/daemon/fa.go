@@ -25,7 +25,7 @@ type faRunner struct {
 	log      *slog.Logger
 	c        *config.FA
 	eng      *fa.Engine
-	plane    *dataplane.FA
+	plane    *faPlane
 	nc       *netconf.Net
 	sock     *linkio.Socket
 	frames   chan linkio.Frame
@@ -123,7 +123,7 @@ func runFA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		}
 	}
 
-	plane, closePlane, err := openFAPlane(r.nc, r.log, r.coa, a.TUN, a.MTU)
+	plane, closePlane, err := openFAPlane(ctx, c, r.nc, r.log, r.coa, a.TUN, a.MTU)
 	if err != nil {
 		return err
 	}
@@ -335,12 +335,15 @@ func (r *faRunner) control(m dataplane.ControlMessage) {
 	r.apply(res)
 }
 
-// apply sends what the engine decided and applies its visitor changes to
-// the data plane and the kernel.
+// apply applies the engine's visitor changes to the data plane and the
+// kernel, then sends what it decided: a visitor's tunnel is in place
+// before the reply that tells it so is relayed.
 func (r *faRunner) apply(res fa.Result) {
-	for _, p := range res.Send {
-		r.send(p)
-	}
+	defer func() {
+		for _, p := range res.Send {
+			r.send(p)
+		}
+	}()
 	if len(res.Events) == 0 {
 		return
 	}
@@ -404,5 +407,5 @@ func (r *faRunner) status() Status {
 	return Status{Role: "fa", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
 		FA: &FAStatus{CareOf: r.coa, Link: r.c.Interface, LinkAddress: r.linkAddr, BehindNAT: cfg.BehindNAT,
 			Visitors: r.eng.Visitors(), Pending: r.eng.NumPending(), Counters: r.eng.Counters.Snapshot()},
-		DataPlane: mustJSON(r.plane.Stats())}
+		DataPlane: r.plane.Status()}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mip4d/mip4d/agent/auth"
+	"github.com/mip4d/mip4d/agent/bpfplane"
 	"github.com/mip4d/mip4d/agent/config"
 	"github.com/mip4d/mip4d/agent/control"
 	"github.com/mip4d/mip4d/agent/dataplane"
@@ -34,6 +35,7 @@ type haRunner struct {
 	c       *config.Config
 	eng     *ha.Engine
 	plane   *dataplane.HA
+	accel   *accel
 	nc      *netconf.Net
 	started time.Time
 	state   string
@@ -115,6 +117,9 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		return err
 	}
 	defer r.plane.Close()
+	r.accel = openAccel(ctx, c.DataPlane, r.log, bpfplane.Config{Role: bpfplane.RoleHA, Local: h.Engine.Addr,
+		Port: wire.Port, TUN: h.Interface, PathMTU: h.MTU})
+	defer r.accel.close()
 	if h.HomeLink == "" {
 		// A virtual home network: the whole prefix lives behind the TUN.
 		if err := r.nc.ReplaceRoute(netconf.Route{Dst: h.Engine.HomeNet, Dev: h.Interface}); err != nil {
@@ -144,7 +149,12 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	})
 	srv.Handle("bindings", func(ctx context.Context) (any, error) {
 		var rows []BindingRow
-		err := l.do(ctx, func() { rows = bindingRows(r.eng.Bindings(), o.now()) })
+		err := l.do(ctx, func() {
+			rows = bindingRows(r.eng.Bindings(), o.now())
+			for i := range rows {
+				rows[i].Kernel = r.accel.binding(bpfplane.Key{Home: rows[i].HomeAddr, Peer: rows[i].CareOf})
+			}
+		})
 		return rows, err
 	})
 
@@ -223,11 +233,13 @@ func (r *haRunner) control(m dataplane.ControlMessage) bool {
 			}
 			r.rl.Log(lvl, "denied", "registration denied", "from", m.Src, "home", v.HomeAddr(), "care_of", v.CareOf(), "code", int(res.Code), "reason", res.Code.String())
 		}
+		// The data planes first: once the reply is out, no packet may
+		// still take the old tunnel.
+		r.apply(res.Events)
 		r.send(*res.Reply)
 		for _, p := range res.Revocations {
 			r.send(p)
 		}
-		r.apply(res.Events)
 		return len(res.Events) > 0
 	}
 	return false
@@ -249,6 +261,7 @@ func (r *haRunner) apply(evs []ha.Event) {
 	if err := r.plane.Apply(evs...); err != nil {
 		r.log.Error("data plane refused a binding", "err", err)
 	}
+	r.accel.apply(bpfplane.HAChanges(r.c.HA.Engine.Addr, evs))
 	link := r.c.HA.HomeLink
 	for _, ev := range evs {
 		b := ev.Binding
@@ -372,7 +385,7 @@ func (r *haRunner) status() Status {
 		MobileNodes: len(r.c.HA.MobileNodes), Revocations: e.PendingRevocations(),
 		Counters: e.Counters.Snapshot(), StateFile: r.state, StateSaved: r.saved}
 	s.HA.PoolSize, s.HA.PoolUsed = e.PoolUsage()
-	s.DataPlane = mustJSON(r.plane.Stats())
+	s.DataPlane = r.accel.status(r.plane.Stats())
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/mip4d/mip4d/agent/bpfplane"
 	"github.com/mip4d/mip4d/agent/config"
 	"github.com/mip4d/mip4d/agent/control"
 	"github.com/mip4d/mip4d/agent/dataplane"
@@ -23,9 +24,14 @@ import (
 // (i-MIP, to the i-HA). Each leg has its own engine, TUN device, sockets
 // and data plane; the runner decides which care-of address each gets.
 type leg struct {
-	name     string // "x" or "i", in logs
-	eng      *mn.Engine
-	plane    *dataplane.MN
+	name  string // "x" or "i", in logs
+	eng   *mn.Engine
+	plane *dataplane.MN
+	// accel is the kernel plane in front of plane (the external leg
+	// only; nil on the internal one, whose tunnel runs through the VPN).
+	accel    *accel
+	port     uint16    // the registration port: RFC 3519 tunnels' source port
+	tunState mn.Tunnel // what accel was last given
 	dev      string
 	routes   []netip.Prefix
 	heard    chan struct{}
@@ -97,7 +103,7 @@ const deregWait = 2 * time.Second
 
 // openLeg creates a leg's engine, TUN device, sockets and plane.
 func (r *mnRunner) openLeg(name string, cfg mn.Config, dev string, port uint16, routes []netip.Prefix, mtu int) (*leg, error) {
-	g := &leg{name: name, dev: dev, routes: routes, heard: make(chan struct{}, 1), planeErr: make(chan error, 1),
+	g := &leg{name: name, dev: dev, port: port, routes: routes, heard: make(chan struct{}, 1), planeErr: make(chan error, 1),
 		log: r.log.With("layer", name)}
 	var err error
 	if g.eng, err = mn.New(cfg, nil); err != nil {
@@ -142,6 +148,12 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		return err
 	}
 	defer r.x.plane.Close()
+	acfg := bpfplane.Config{Role: bpfplane.RoleMN, Port: wire.Port, TUN: m.Interface, PathMTU: m.MTU}
+	if m.Internal != nil {
+		acfg.Exclude = []string{m.Internal.Interface}
+	}
+	r.x.accel = openAccel(ctx, c.DataPlane, r.x.log, acfg)
+	defer r.x.accel.close()
 	if in := m.Internal; in != nil {
 		if r.i, err = r.openLeg("i", in.Engine, in.Interface, in.Port, in.Routes, m.MTU); err != nil {
 			return err
@@ -392,6 +404,15 @@ func (r *mnRunner) exec(g *leg, out mn.Output) {
 // kernel, and in dual mode decides inside or outside.
 func (r *mnRunner) tunnel(g *leg, t mn.Tunnel) {
 	g.plane.SetTunnel(t)
+	if g.accel != nil && g.accel.plane != nil {
+		if t.Up && t.Local.IsValid() {
+			if err := g.accel.plane.SetLocal(t.Local, g.port); err != nil {
+				g.log.Warn("kernel data plane: care-of address not set", "err", err)
+			}
+		}
+		g.accel.apply(bpfplane.MNChanges(g.tunState, t, g.port))
+		g.tunState = t
+	}
 	st := g.eng.Status()
 	if !t.Up {
 		if g.eng.State() == mn.AtHome {
@@ -739,7 +760,7 @@ func (r *mnRunner) status() Status {
 	now := r.o.now()
 	st := Status{Role: "mn", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
 		MN:        &MNStatus{State: r.x.eng.Status(), Counters: r.x.eng.Counters.Snapshot()},
-		DataPlane: mustJSON(r.x.plane.Stats())}
+		DataPlane: r.x.accel.status(r.x.plane.Stats())}
 	if r.i != nil {
 		st.MN.Location = r.location
 		st.MN.Internal = &MNStatus{State: r.i.eng.Status(), Counters: r.i.eng.Counters.Snapshot()}

@@ -41,7 +41,7 @@ type proxyRunner struct {
 	eng     *proxy.Engine
 	dhcp    *dhcpserve.Server
 	conn    *dhcpserve.Conn
-	plane   *dataplane.FA
+	plane   *faPlane
 	nc      *netconf.Net
 	arp     *linkio.ARPSocket
 	clients *linkDelivery
@@ -120,7 +120,7 @@ func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Ser
 	r.clients = newLinkDelivery(r.nc, pc.Interface)
 	defer r.clients.removeAll()
 
-	plane, closePlane, err := openFAPlane(r.nc, r.log, r.coa, pc.TUN, pc.MTU)
+	plane, closePlane, err := openFAPlane(ctx, c, r.nc, r.log, r.coa, pc.TUN, pc.MTU)
 	if err != nil {
 		return err
 	}
@@ -487,7 +487,7 @@ func (r *proxyRunner) status() Status {
 	return Status{Role: "proxy", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
 		Proxy: &ProxyStatus{Interface: r.c.Interface, Gateway: r.gateway, Proxy: r.eng.Status(now),
 			Counters: r.eng.Counters.Snapshot(), DHCP: r.dhcp.Status(now), StateFile: r.state, StateSaved: r.saved},
-		DataPlane: mustJSON(r.plane.Stats())}
+		DataPlane: r.plane.Status()}
 }
 
 // restore takes back the clients a previous run saved (proxy.Engine

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/mip4d/mip4d/agent/bpfplane"
 )
 
 // Status is the answer to `mip4d status --json` (and the LuCI status
@@ -87,6 +89,9 @@ type BindingRow struct {
 	Lifetime      uint16         `json:"lifetime"`
 	Remaining     uint16         `json:"remaining"`
 	Registered    time.Time      `json:"registered"`
+	// Kernel are the binding's counters in the kernel data plane (absent
+	// when the userspace plane serves it).
+	Kernel *bpfplane.BindingStats `json:"kernel,omitempty"`
 }
 
 // PrintText renders a control answer for people.

@@ -82,6 +82,9 @@ type Roaming struct {
 	// "home0") instead of a virtual one on the HA's TUN device: the HA
 	// then intercepts with proxy ARP, and the mobile node can come home.
 	HomeLink bool
+	// DataPlane is every daemon's option dataplane (empty: from
+	// DataPlaneEnv, else the default).
+	DataPlane string
 }
 
 // HomeGW is the home agent's address on the real home link.
@@ -155,7 +158,22 @@ func each(names []string, f func(string) error) error {
 // Socket is the control socket path of a daemon in the lab.
 func (r *Roaming) Socket(name string) string { return filepath.Join(r.L.Dir(), name+".sock") }
 
+// DataPlaneEnv names the environment variable that picks the daemons'
+// data plane in the labs (option dataplane: auto, bpf, userspace); unset,
+// they use the default, auto. The test suite runs the labs with bpf and
+// again with userspace.
+const DataPlaneEnv = "MIP4D_DATAPLANE"
+
 func (r *Roaming) writeConfig(name string, f *uci.File) (string, error) {
+	dp := r.DataPlane
+	if dp == "" {
+		dp = os.Getenv(DataPlaneEnv)
+	}
+	if g := f.Section("globals"); g != nil && dp != "" {
+		if err := g.Set("dataplane", dp); err != nil {
+			return "", err
+		}
+	}
 	p := filepath.Join(r.L.Dir(), name+".conf")
 	return p, uci.WriteFile(p, f, 0o600)
 }

@@ -122,6 +122,13 @@ return view.extend({
 		o.value('error', _('Error'));
 		o.default = 'info';
 
+		o = s.option(form.ListValue, 'dataplane', _('Data plane'),
+			_('Where tunnelled packets are handled. The kernel (BPF) plane needs kmod-sched-bpf; Automatic uses it when it loads and falls back to the daemon. Status shows which one runs, and why'));
+		o.value('auto', _('Automatic'));
+		o.value('bpf', _('Kernel (BPF)'));
+		o.value('userspace', _('Daemon (userspace)'));
+		o.default = 'auto';
+
 		o = s.option(form.Value, 'state_dir', _('State directory'),
 			_('Where the home agent keeps its bindings across restarts. /etc/mip4d (flash) survives a reboot; /var/run/mip4d (RAM) spares the flash'));
 		o.datatype = 'file';
