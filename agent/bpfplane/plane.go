@@ -51,6 +51,11 @@ type Config struct {
 	// PathMTU is the path MTU of the tunnels (dataplane.Options.PathMTU;
 	// 0 for the default).
 	PathMTU int
+	// PuntUnknown leaves tunnel packets that match no binding to
+	// userspace instead of dropping them: another consumer may own them
+	// (a mobile node's internal i-MIP leg, whose IP-in-IP arrives at the
+	// same address).
+	PuntUnknown bool
 	// Capacity is how many bindings fit (DefaultCapacity when 0); those
 	// beyond it are served by the userspace plane.
 	Capacity int
@@ -204,7 +209,7 @@ func (p *Plane) open() error {
 
 func (p *Plane) writeConfig() error {
 	c := config{local: p.cfg.Local, tunIndex: uint32(p.tunIndex), port: p.cfg.Port, role: p.cfg.Role}
-	if p.overflow > 0 {
+	if p.overflow > 0 || p.cfg.PuntUnknown {
 		c.flags |= cfgPuntUnknown
 	}
 	return p.maps["config"].Update(u32Key(0), c.marshal())
@@ -323,6 +328,10 @@ func (p *Plane) SetLocal(local netip.Addr, port uint16) error {
 		return nil
 	}
 	p.cfg.Local, p.cfg.Port = local, port
+	// A new care-of address: a new uplink, most likely, so the routes
+	// toward the far ends are looked up again when the tunnels are
+	// written.
+	clear(p.oifs)
 	return p.writeConfig()
 }
 

@@ -183,6 +183,7 @@ func runFA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 			r.control(m)
 		case <-changes:
 			drain(changes)
+			r.plane.accel.routesChanged()
 			if err := r.recheck(); err != nil {
 				return err
 			}

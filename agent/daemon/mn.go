@@ -151,6 +151,7 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	acfg := bpfplane.Config{Role: bpfplane.RoleMN, Port: wire.Port, TUN: m.Interface, PathMTU: m.MTU}
 	if m.Internal != nil {
 		acfg.Exclude = []string{m.Internal.Interface}
+		acfg.PuntUnknown = true // the internal leg's tunnels may arrive at the same address
 	}
 	r.x.accel = openAccel(ctx, c.DataPlane, r.x.log, acfg)
 	defer r.x.accel.close()
@@ -244,6 +245,7 @@ func runMN(ctx context.Context, c *config.Config, o Options, srv *control.Server
 			// address (merging bursts of notifications). In fa mode the
 			// agents' advertisements say where we are.
 			linkUp := c.Link && c.Up
+			r.x.accel.routesChanged()
 			for more := true; more; {
 				select {
 				case c := <-changes:

@@ -199,6 +199,7 @@ func runProxy(ctx context.Context, c *config.Config, o Options, srv *control.Ser
 			r.control(m)
 		case <-changes:
 			drain(changes)
+			r.plane.accel.routesChanged()
 			if coa, err := uplinkAddress(r.nc, pc.Uplink, pc.Engine.CareOf); err == nil && coa != r.coa {
 				// Sockets are bound to the care-of address and bindings
 				// name it: start again with the new one; clients

@@ -33,6 +33,7 @@ func TestS1Colocated(t *testing.T) {
 		t.Fatalf("the VPN runs from %s, not from the x-home address %v", v.SA.LocalHost, HoA)
 	}
 	vpnMoves(t, r, v, 10, func() {})
+	checkDataPlane(t, r, "ha", "mn")
 }
 
 // vpnMoves is the heart of S1, S2 and S5: a UDP probe and a TCP

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,7 @@ func TestHandoffs(t *testing.T) {
 		}
 	}
 	must(t, s.Alive("the TCP connection across the handoffs"))
+	checkDataPlane(t, r, "ha", "mn")
 }
 
 // TestNATFlush: nat2 (random ports) reboots and forgets every mapping. The
@@ -258,5 +260,44 @@ func TestHomeLink(t *testing.T) {
 	must(t, err)
 	if !r.L.Ping("cn", HoA, 2) {
 		t.Fatal("cn cannot reach the node after it left home again")
+	}
+}
+
+// checkDataPlane asserts that each named daemon runs the data plane the
+// suite asked for (DataPlaneEnv) and, with bpf, that the kernel plane
+// carried traffic both ways: a lab passing with the userspace plane
+// behind a kernel plane that never loaded proves nothing.
+func checkDataPlane(t *testing.T, r *Roaming, names ...string) {
+	t.Helper()
+	want := os.Getenv(DataPlaneEnv)
+	if want != "bpf" && want != "userspace" {
+		return
+	}
+	for _, name := range names {
+		var s struct {
+			DataPlane struct {
+				Mode   string `json:"mode"`
+				Reason string `json:"mode_reason"`
+				BPF    *struct {
+					Encap   int64            `json:"encap_packets"`
+					Decap   int64            `json:"decap_packets"`
+					Punted  map[string]int64 `json:"punted"`
+					Dropped map[string]int64 `json:"dropped"`
+				} `json:"bpf"`
+			} `json:"dataplane"`
+		}
+		must(t, r.Control(name, "status", &s))
+		dp := s.DataPlane
+		if dp.Mode != want {
+			t.Errorf("%s: data plane %q (%s), want %q", name, dp.Mode, dp.Reason, want)
+			continue
+		}
+		if want == "bpf" {
+			if dp.BPF == nil || dp.BPF.Encap == 0 || dp.BPF.Decap == 0 {
+				t.Errorf("%s: the kernel plane carried nothing both ways: %+v", name, dp.BPF)
+				continue
+			}
+			t.Logf("%s: kernel plane encapsulated %d, took apart %d; punted %v; dropped %v", name, dp.BPF.Encap, dp.BPF.Decap, dp.BPF.Punted, dp.BPF.Dropped)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -51,4 +52,5 @@ func TestS2ViaFA(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
+	checkDataPlane(t, r, "ha", fmt.Sprintf("fa%d", r.At))
 }

@@ -55,6 +55,7 @@ func TestS5Proxy(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
+	checkDataPlane(t, r, "ha", fmt.Sprintf("fa%d", r.At))
 }
 
 // TestS5HostileDHCP: with the laptop bound through proxy 1, 5000 strangers
