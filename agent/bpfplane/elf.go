@@ -70,6 +70,7 @@ const (
 	pseudoMapFD   = 1    // BPF_PSEUDO_MAP_FD
 	mapDefMinLen  = 20   // five uint32
 	maxObjectSize = 1 << 24
+	maxNameLen    = 255 // the longest section or symbol name read
 )
 
 // ErrObject is wrapped by every error of ParseObject.
@@ -331,6 +332,9 @@ func cstring(b []byte, s section, off uint32) (string, error) {
 		return "", objErr("string %d outside its table", off)
 	}
 	t := b[s.off+uint64(off) : s.off+s.size]
+	if len(t) > maxNameLen+1 {
+		t = t[:maxNameLen+1] // names are short: a long scan is an attack, and quadratic
+	}
 	for i, c := range t {
 		if c == 0 {
 			return string(t[:i]), nil

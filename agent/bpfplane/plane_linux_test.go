@@ -289,3 +289,34 @@ func stats(t *testing.T, x *haLab) Stats {
 	must(t, err)
 	return s
 }
+
+// TestLoadPrograms loads every program of the embedded object with this
+// package's own loader (the daemon's path): each passes this kernel's
+// verifier.
+func TestLoadPrograms(t *testing.T) {
+	lab.RequireRoot(t)
+	obj, err := ParseObject(object)
+	must(t, err)
+	raiseMemlock()
+	fds := make([]int, len(obj.Maps))
+	for i, s := range obj.Maps {
+		m, err := newMap(s)
+		must(t, err)
+		defer m.Close()
+		fds[i] = m.fd
+	}
+	if len(obj.Programs) != 3 {
+		t.Errorf("%d programs, want 3", len(obj.Programs))
+	}
+	for _, p := range obj.Programs {
+		insns, err := p.patched(obj.Order, fds)
+		must(t, err)
+		fd, err := loadProgram(p.Name, insns, obj.License)
+		if err != nil {
+			t.Errorf("%s: %v", p.Name, err)
+			continue
+		}
+		closeFD(fd)
+		t.Logf("%s: %d instructions loaded", p.Name, len(insns)/bpfInsnLen)
+	}
+}

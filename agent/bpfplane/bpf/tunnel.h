@@ -131,4 +131,42 @@ enum {
 	C_NUM,
 };
 
+/* The layout agent/bpfplane writes (layout.go; its tests read these
+ * lines and check its encoders against them). */
+#define LAYOUT(type, member, off) \
+	_Static_assert(__builtin_offsetof(struct type, member) == off, #type "." #member)
+#define SIZE(type, n) _Static_assert(sizeof(struct type) == n, #type)
+SIZE(config, 12);
+LAYOUT(config, local, 0);
+LAYOUT(config, tun_ifindex, 4);
+LAYOUT(config, port, 8);
+LAYOUT(config, role, 10);
+LAYOUT(config, flags, 11);
+SIZE(tunnel, 32);
+LAYOUT(tunnel, local, 0);
+LAYOUT(tunnel, remote, 4);
+LAYOUT(tunnel, sport, 8);
+LAYOUT(tunnel, dport, 10);
+LAYOUT(tunnel, oif, 12);
+LAYOUT(tunnel, key, 16);
+LAYOUT(tunnel, slot, 20);
+LAYOUT(tunnel, mtu, 24);
+LAYOUT(tunnel, mode, 26);
+LAYOUT(tunnel, next, 27);
+LAYOUT(tunnel, flags, 28);
+SIZE(decap_key, 12);
+LAYOUT(decap_key, remote, 0);
+LAYOUT(decap_key, home, 4);
+LAYOUT(decap_key, port, 8);
+SIZE(decap, 12);
+LAYOUT(decap, slot, 0);
+LAYOUT(decap, key, 4);
+LAYOUT(decap, proto, 8);
+LAYOUT(decap, next, 9);
+LAYOUT(decap, flags, 10);
+SIZE(endpoint_key, 8);
+LAYOUT(endpoint_key, remote, 0);
+LAYOUT(endpoint_key, port, 4);
+SIZE(binding_stats, 32);
+
 #endif
