@@ -191,8 +191,15 @@ func boot(t *testing.T, g guest) {
 		}
 		return nil
 	})
-	for i, m := range []string{"tun", "veth", "xfrm_algo", "xfrm_user", "nfnetlink"} {
+	// sch_ingress (clsact) and cls_bpf for the kernel data plane: where a
+	// kernel builds them in, or lacks them, the daemons say so in their
+	// status and the result line shows it.
+	for i, m := range []string{"tun", "veth", "xfrm_algo", "xfrm_user", "nfnetlink", "sch_ingress", "cls_bpf"} {
 		if mods[m] == "" {
+			if m == "sch_ingress" || m == "cls_bpf" {
+				t.Logf("%s: no module %s (built in, or missing: the guest reports which)", g.arch, m)
+				continue
+			}
 			t.Fatalf("module %s not found for %s", m, g.arch)
 		}
 		c.file(fmt.Sprintf("lib/modules/%02d-%s.ko", i, m), 0o644, mustRead(t, mods[m]))
@@ -241,6 +248,22 @@ func boot(t *testing.T, g guest) {
 		}
 		if kb, _ := strconv.Atoi(m[1]); kb <= 0 || kb > 12*1024 {
 			t.Errorf("%s: the %s's RSS is %d kB (budget 12 MB)", g.arch, role, kb)
+		}
+	}
+	// The kernel data plane (issue 9): both daemons run it in the guest
+	// and it carried the ping, or the line says what the kernel lacks.
+	dp := regexp.MustCompile(`dataplane=(\S+)`).FindStringSubmatch(result)
+	if dp == nil {
+		t.Fatalf("%s: no data plane in %q", g.arch, result)
+	}
+	for _, p := range strings.Split(dp[1], ",") {
+		m := regexp.MustCompile(`^(ha|mn):bpf\((\d+)/(\d+)\)$`).FindStringSubmatch(p)
+		if m == nil {
+			t.Errorf("%s: %s does not run the kernel data plane in the guest: %s", g.arch, strings.SplitN(p, ":", 2)[0], p)
+			continue
+		}
+		if m[2] == "0" || m[3] == "0" {
+			t.Errorf("%s: the %s's kernel data plane carried nothing both ways: %s", g.arch, m[1], p)
 		}
 	}
 	t.Logf("console:\n%s", out)

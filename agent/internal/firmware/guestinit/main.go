@@ -155,12 +155,50 @@ func run() error {
 	}
 	b, _ := exec.Command(mip4d, "bindings", "--socket", "/run/ha.sock").CombinedOutput()
 	fmt.Print(string(b))
+	// Which data plane carried the ping: the kernel (BPF) one, with the
+	// packets it tunnelled, or the userspace one and why.
+	planes := make([]string, 0, 2)
+	for _, d := range []string{"ha", "mn"} {
+		p, err := dataPlane("/run/" + d + ".sock")
+		if err != nil {
+			return fmt.Errorf("%s status: %w", d, err)
+		}
+		planes = append(planes, d+":"+p)
+	}
 	// The footprint on the router (DESIGN.md §4: RSS ≤ 12 MB idle): each
 	// daemon settled with its one binding.
 	time.Sleep(time.Second)
-	fmt.Printf("MIP4D-FIRMWARE: PASS %s uptime=%.2fs registration=%dms ping=%d/3 tunnel=%s rss_ha=%dkB rss_mn=%dkB\n",
-		runtime.GOARCH, uptime(), regTime.Milliseconds(), received, rows[0].Tunnel, rssKB(haPID), rssKB(mnPID))
+	fmt.Printf("MIP4D-FIRMWARE: PASS %s uptime=%.2fs registration=%dms ping=%d/3 tunnel=%s rss_ha=%dkB rss_mn=%dkB dataplane=%s\n",
+		runtime.GOARCH, uptime(), regTime.Milliseconds(), received, rows[0].Tunnel, rssKB(haPID), rssKB(mnPID), strings.Join(planes, ","))
 	return nil
+}
+
+// dataPlane says which data plane a daemon runs: "bpf(encap/decap)" with
+// the kernel plane's packet counts, or "userspace(reason)" (spaces in the
+// reason become underscores, to keep the result one line of fields).
+func dataPlane(sock string) (string, error) {
+	var st struct {
+		DataPlane struct {
+			Mode   string `json:"mode"`
+			Reason string `json:"mode_reason"`
+			BPF    *struct {
+				Encap uint64 `json:"encap_packets"`
+				Decap uint64 `json:"decap_packets"`
+			} `json:"bpf"`
+		} `json:"dataplane"`
+	}
+	b, err := exec.Command(mip4d, "status", "--json", "--socket", sock).Output()
+	if err != nil {
+		return "", err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return "", err
+	}
+	dp := st.DataPlane
+	if dp.Mode == "bpf" && dp.BPF != nil {
+		return fmt.Sprintf("bpf(%d/%d)", dp.BPF.Encap, dp.BPF.Decap), nil
+	}
+	return dp.Mode + "(" + strings.ReplaceAll(dp.Reason, " ", "_") + ")", nil
 }
 
 // network builds the namespaces, veth pairs, addresses and routes.
