@@ -20,5 +20,9 @@ if [ "${RACE:-auto}" != 0 ]; then
 	fi
 fi
 
-echo "go test ${race[*]} -count=1 ./..."
-"$GO" test "${race[@]}" -count=1 ./...
+# The labs run twice (issue 9): every daemon with the kernel (BPF) data
+# plane, then with the userspace one. Without root the labs skip, visibly.
+echo "go test ${race[*]} -count=1 ./...   (labs: MIP4D_DATAPLANE=bpf)"
+MIP4D_DATAPLANE=bpf "$GO" test "${race[@]}" -count=1 ./...
+echo "go test ${race[*]} -count=1 ./agent/internal/scenario   (labs: MIP4D_DATAPLANE=userspace)"
+MIP4D_DATAPLANE=userspace "$GO" test "${race[@]}" -count=1 ./agent/internal/scenario
