@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -117,10 +118,22 @@ func PrintText(w io.Writer, cmd string, res json.RawMessage) error {
 			fmt.Fprintln(w, "no bindings")
 			return nil
 		}
+		kernel := slices.ContainsFunc(rows, func(r BindingRow) bool { return r.Kernel != nil })
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "HOME ADDRESS\tCARE-OF\tENDPOINT\tTUNNEL\tREMAINING\tNAI")
+		head := "HOME ADDRESS\tCARE-OF\tENDPOINT\tTUNNEL\tREMAINING\tNAI"
+		if kernel {
+			head += "\tKERNEL PKTS OUT/IN"
+		}
+		fmt.Fprintln(tw, head)
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%v\t%v\t%v\t%s\t%ds/%ds\t%s\n", r.HomeAddr, r.CareOf, r.Endpoint, r.Tunnel, r.Remaining, r.Lifetime, r.NAI)
+			fmt.Fprintf(tw, "%v\t%v\t%v\t%s\t%ds/%ds\t%s", r.HomeAddr, r.CareOf, r.Endpoint, r.Tunnel, r.Remaining, r.Lifetime, r.NAI)
+			switch {
+			case r.Kernel != nil:
+				fmt.Fprintf(tw, "\t%d/%d", r.Kernel.EncapPackets, r.Kernel.DecapPackets)
+			case kernel:
+				fmt.Fprint(tw, "\tuserspace")
+			}
+			fmt.Fprintln(tw)
 		}
 		return tw.Flush()
 	default:

@@ -335,6 +335,21 @@ func TestLiveStatus(t *testing.T) {
 		if !hasRow(summary, "Role", "Home agent") || !hasRow(summary, "Bindings", "1") {
 			t.Errorf("summary rows %v", summary)
 		}
+		// Which data plane runs, as the daemon says (issue 9); with the
+		// kernel plane, the binding's packets through it.
+		var dp struct {
+			DataPlane struct {
+				Mode string `json:"mode"`
+			} `json:"dataplane"`
+		}
+		json.Unmarshal([]byte(status), &dp)
+		mode := map[string]string{"bpf": "kernel (BPF)", "userspace": "userspace"}[dp.DataPlane.Mode]
+		if mode == "" || !slices.ContainsFunc(summary, func(r []string) bool { return r[0] == "Data plane" && strings.HasPrefix(r[1], mode) }) {
+			t.Errorf("summary does not show the %q data plane: %v", dp.DataPlane.Mode, summary)
+		}
+		if last := row[len(row)-1]; dp.DataPlane.Mode == "bpf" && !regexp.MustCompile(`^\d+ / \d+$`).MatchString(last) {
+			t.Errorf("bindings row: kernel plane column %q, want packets out / in", last)
+		}
 		counters := tableRows(dom, "mip4d-counters")
 		if !slices.ContainsFunc(counters, func(r []string) bool { return r[0] == "ha.accepted" && r[1] != "0" }) {
 			t.Errorf("counters do not show accepted registrations: %v", counters)

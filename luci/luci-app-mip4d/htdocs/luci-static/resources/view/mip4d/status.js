@@ -63,6 +63,11 @@ function summary(st) {
 		[_('Version'), st.version],
 		[_('Uptime'), duration(st.uptime)]
 	];
+	var dp = st.dataplane;
+	if (dp && dp.mode)
+		rows.push([_('Data plane'), dp.mode === 'bpf'
+			? _('kernel (BPF) on %s').replace('%s', ((dp.bpf || {}).interfaces || []).join(', '))
+			: _('userspace') + (dp.mode_reason ? ' (' + dp.mode_reason + ')' : '')]);
 	var ha = st.ha;
 	if (ha) {
 		rows.push([_('Home agent address'), ha.address]);
@@ -105,7 +110,8 @@ function summary(st) {
 function bindingRows(list) {
 	return (list || []).map(function(b) {
 		return [b.home_addr, b.care_of, b.nai, b.endpoint, b.tunnel, b.reverse_tunnel,
-			b.foreign_agent, b.remaining + ' / ' + b.lifetime + ' s', b.registered];
+			b.foreign_agent, b.remaining + ' / ' + b.lifetime + ' s', b.registered,
+			b.kernel ? b.kernel.encap_packets + ' / ' + b.kernel.decap_packets : '-'];
 	});
 }
 
@@ -168,7 +174,8 @@ return view.extend({
 			section(_('Daemon'), summary(st)),
 			st.role === 'ha' ? section(_('Mobility bindings'),
 				table('mip4d-bindings', [_('Home address'), _('Care-of address'), _('NAI'), _('Endpoint'),
-					_('Tunnel'), _('Reverse tunnel'), _('Foreign agent'), _('Remaining'), _('Registered')],
+					_('Tunnel'), _('Reverse tunnel'), _('Foreign agent'), _('Remaining'), _('Registered'),
+					_('Kernel plane out / in')],
 				bindingRows(bd.bindings), _('No bindings'))) : E('div'),
 			st.fa ? section(_('Visitors'),
 				table('mip4d-visitors', [_('MAC'), _('Home address'), _('Home agent'), _('NAI'), _('From'),
