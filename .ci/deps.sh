@@ -28,6 +28,9 @@ libstrongswan-standard-plugins  swanctl
 libc6-dev           gcc
 udhcpc              udhcpc
 isc-dhcp-client     dhclient
+clang               clang
+llvm                llvm-objcopy
+libbpf-dev          /usr/include/bpf/bpf_helpers.h
 '
 
 installed() { # package command
@@ -36,7 +39,7 @@ installed() { # package command
 	elif [ "$2" = - ]; then
 		/usr/bin/python3 -c 'import scapy' 2>/dev/null
 	elif [ "${2#/}" != "$2" ]; then
-		[ -x "$2" ]
+		[ -e "$2" ]
 	else
 		command -v "$2" >/dev/null
 	fi
