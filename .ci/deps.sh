@@ -19,6 +19,7 @@ conntrack           conntrack
 iperf3              iperf3
 gcc                 gcc
 iputils-ping        ping
+ethtool             ethtool
 procps              sysctl
 dbus-daemon         dbus-daemon
 strongswan-charon               /usr/lib/ipsec/charon

@@ -45,6 +45,15 @@ func BuildAcceptance(l *lab.Lab, bin string) (*Roaming, error) {
 		func() error { return l.Veth("vpngw", "wan", "inet", "vpn") },
 		func() error { return l.Addr("cn", "eth0", "10.20.0.2/24") },
 		func() error { return l.Route("cn", "default", "via", "10.20.0.1") },
+		// The enterprise host completes its own checksums, as a host
+		// behind a real NIC's wire does: a veth hands its peer packets
+		// whose L4 checksum is still to be filled in (CHECKSUM_PARTIAL),
+		// and a kernel tunnel (the i-HA's BPF plane, like a fou or ipip
+		// device) keeps that state inside the encapsulation, which only a
+		// NIC or the stack completes on the way out — not the veth to the
+		// laptop, whose userspace i-MIP leg would hand the TUN a packet
+		// with a wrong checksum.
+		func() error { _, err := l.Exec("cn", "ethtool", "-K", "eth0", "tx", "off"); return err },
 		func() error { return l.Addr("iha", "eth0", "10.20.1.2/24") },
 		func() error { return l.Route("iha", "default", "via", "10.20.1.1") },
 		func() error { return l.Addr("vpngw", "lan", "10.20.0.1/24") },

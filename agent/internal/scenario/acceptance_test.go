@@ -127,6 +127,11 @@ func TestS3Principal(t *testing.T) {
 		}
 		t.Logf("move %d hs%d -> hs%d: %s, i-MIP care-of %v, gap %v, %d probes lost, VPN %s #%d",
 			m.N, m.From, m.To, m.Location, m.ICareOf, m.Gap.Round(time.Millisecond), m.Lost, m.VPN, m.SA.UniqueID)
+		// 10 ms probes: a move that costs more than half a second of
+		// them has broken something, even if the stream came back.
+		if m.Lost > 50 {
+			t.Fatalf("move %d lost %d probes (%v without an echo)\n%s", m.N, m.Lost, m.Gap, r.Logs())
+		}
 	}
 	must(t, st.Alive("the session to the i-home address"))
 }

@@ -154,7 +154,8 @@ type Handoff struct {
 	Gap time.Duration
 	// Lost is how many probes sent in the window never came back.
 	Lost int
-	// Recovered says echoes came back after the event at all.
+	// Recovered says a probe sent after the event came back: echoes of
+	// probes still in flight at the event do not count.
 	Recovered bool
 }
 
@@ -166,6 +167,7 @@ func (p *Probe) Measure(at, until time.Duration) Handoff {
 	defer p.mu.Unlock()
 	var echoes []time.Duration
 	var h Handoff
+	lastLost := time.Duration(-1)
 	for i, sent := range p.sentAt {
 		if sent > until {
 			break
@@ -174,10 +176,14 @@ func (p *Probe) Measure(at, until time.Duration) Handoff {
 		if e == 0 {
 			if sent >= at {
 				h.Lost++
+				lastLost = sent
 			}
 			continue
 		}
 		echoes = append(echoes, e)
+		if sent >= at {
+			h.Recovered = true
+		}
 	}
 	sort.Slice(echoes, func(i, j int) bool { return echoes[i] < echoes[j] })
 	prev := time.Duration(-1)
@@ -186,12 +192,19 @@ func (p *Probe) Measure(at, until time.Duration) Handoff {
 			prev = e
 			continue
 		}
-		h.Recovered = true
 		if prev < 0 {
 			prev = at
 		}
 		h.Gap = max(h.Gap, e-prev)
 		prev = e
+	}
+	// Silence at the end of the window: the stream stopped after its last
+	// echo; the gap is at least until the last probe that did not return.
+	if prev < 0 {
+		prev = at
+	}
+	if lastLost > prev {
+		h.Gap = max(h.Gap, lastLost-prev)
 	}
 	return h
 }

@@ -169,6 +169,11 @@ func (r *Roaming) writeConfig(name string, f *uci.File) (string, error) {
 	if dp == "" {
 		dp = os.Getenv(DataPlaneEnv)
 	}
+	// MIP4D_DATAPLANE_<name> (MIP4D_DATAPLANE_iha=userspace) overrides it
+	// for one daemon, to try planes against each other.
+	if v := os.Getenv(DataPlaneEnv + "_" + name); v != "" {
+		dp = v
+	}
 	if g := f.Section("globals"); g != nil && dp != "" {
 		if err := g.Set("dataplane", dp); err != nil {
 			return "", err
