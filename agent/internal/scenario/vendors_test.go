@@ -1,0 +1,91 @@
+package scenario
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/vpn"
+)
+
+// tunnelGapBound bounds every move's gap, whichever VPN: a move costs
+// mip4d's registration through the new NAT (measured in this lab: see
+// README, "Which VPNs are proven"); a VPN that had to notice the move
+// and renegotiate would cost seconds (a DPD or ping timeout).
+const tunnelGapBound = 1500 * time.Millisecond
+
+// tunnelScenario is S1 (RFC 4093 §2.4, RFC 5265) with the VPN of kind:
+// the laptop registered through nat1, the VPN over the x-home address, a
+// UDP probe and a TCP connection to the enterprise host through it, ten
+// moves between the NATed hotspots. Every move recovers within
+// tunnelGapBound, the VPN keeps its first session throughout (no
+// re-establishment: vpn.Session), and the TCP connection survives.
+func tunnelScenario(t *testing.T, kind vpn.Kind) {
+	vpn.RequireKind(t, kind)
+	r := labRoaming(t, BuildAcceptance)
+	must(t, r.MoveTo(1))
+	must(t, r.StartHA())
+	must(t, r.StartMN())
+	_, err := r.WaitRegistered(CoAs[1], 10*time.Second)
+	must(t, err)
+	tun, err := r.StartTunnel(kind)
+	must(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(tun.Logs())
+		}
+	})
+	first := tun.First()
+	t.Logf("%s up in %v: %v", tun.Version(), tun.SetupTime().Round(time.Millisecond), first)
+	if first.Peer.Addr() != HoA {
+		t.Fatalf("the gateway sees the VPN from %v, not from the x-home address %v", first.Peer, HoA)
+	}
+	if first.Setups != 1 {
+		t.Fatalf("%d session setups to bring the VPN up, want 1", first.Setups)
+	}
+	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
+	must(t, err)
+	defer p.Stop()
+	s, err := StartStream(r.L, "mn", "cn", Corp, 7008, 20*time.Millisecond)
+	must(t, err)
+	defer s.Stop()
+	time.Sleep(500 * time.Millisecond)
+
+	var gaps []time.Duration
+	for _, m := range r.TunnelHandoffs(tun, p, 10, 500*time.Millisecond, nil) {
+		t.Logf("move %2d hs%d->hs%d care-of %v NAT %v: gap %v, lost %d, registered in %v, %s (same: %v)", m.N, m.From, m.To,
+			m.CareOf, m.NAT, m.Gap.Round(time.Millisecond), m.Lost, m.Elapsed.Round(time.Millisecond), m.Session.ID, m.Same)
+		if m.Err != nil {
+			t.Fatal(m.Err)
+		}
+		if !m.Same {
+			t.Fatalf("move %d: %s re-established or changed its session: %s", m.N, kind, m.Diff)
+		}
+		if m.Gap > tunnelGapBound {
+			t.Fatalf("move %d: gap %v, over the bound %v", m.N, m.Gap, tunnelGapBound)
+		}
+		gaps = append(gaps, m.Gap)
+	}
+	last, err := tun.Session()
+	must(t, err)
+	if last.Setups != 1 || last.Peer != first.Peer {
+		t.Fatalf("after the moves: %v, want the first session (%v)", last, first)
+	}
+	must(t, s.Alive("the TCP connection inside "+string(kind)))
+	slices.Sort(gaps)
+	t.Logf("%s: 10 moves, gap median %v worst %v, session %s kept, %d setups, %d timer rekeys",
+		tun.Version(), gaps[len(gaps)/2].Round(time.Millisecond), gaps[len(gaps)-1].Round(time.Millisecond), last.ID, last.Setups, last.Rekeys)
+	must(t, tun.Close())
+}
+
+// TestOpenVPN is S1 with Debian's unmodified OpenVPN (UDP, TLS, userspace
+// TUN) as the laptop's VPN.
+func TestOpenVPN(t *testing.T) { tunnelScenario(t, vpn.OpenVPN) }
+
+// TestWireGuard is S1 with wireguard-go (userspace WireGuard) as the
+// laptop's VPN.
+func TestWireGuard(t *testing.T) { tunnelScenario(t, vpn.WireGuard) }
+
+// TestStrongSwanTunnel is S1 with strongSwan through the same Tunnel
+// abstraction, so that the three VPNs are measured the same way.
+func TestStrongSwanTunnel(t *testing.T) { tunnelScenario(t, vpn.StrongSwan) }
