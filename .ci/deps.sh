@@ -32,6 +32,9 @@ isc-dhcp-client     dhclient
 clang               clang
 llvm                llvm-objcopy
 libbpf-dev          /usr/include/bpf/bpf_helpers.h
+openvpn             /usr/sbin/openvpn
+wireguard-go        /usr/bin/wireguard-go
+wireguard-tools     wg
 '
 
 installed() { # package command

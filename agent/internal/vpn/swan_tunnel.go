@@ -16,7 +16,9 @@ import (
 //
 // The same session means the same IKE SA (unique id, initiator and
 // responder SPI) with the same CHILD SA (unique id, both ESP SPIs), and
-// no IKE_SA_INIT from the client beyond the first (Setups, from its log).
+// no IKE_SA_INIT from the client beyond the first (Setups, from its log);
+// on the gateway, the same IKE SA (its unique id) with the client at the
+// same address and port (Peer).
 type SwanTunnel struct {
 	GW     *Gateway
 	Client *Client
@@ -48,18 +50,16 @@ func openStrongSwan(l *lab.Lab, cfg TunnelConfig) (*SwanTunnel, error) {
 	return t, nil
 }
 
-// swanVersion picks the version out of `swanctl --version --daemon`
-// ("daemon = charon", "version = 5.9.8", ...; or one line).
+// swanVersion picks the version out of `swanctl --version --daemon`:
+//
+//	strongSwan 5.9.8 charon (Linux, 6.18.44, x86_64)
 func swanVersion(out string) string {
 	for _, line := range strings.Split(out, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && strings.TrimSpace(k) == "version" {
-			return strings.TrimSpace(v)
-		}
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "charon" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "strongSwan" {
 			return f[1]
 		}
 	}
-	return "5.9 (charon, version unknown)"
+	return "(version unknown)"
 }
 
 // Kind is StrongSwan.
@@ -86,6 +86,12 @@ func (t *SwanTunnel) Session() (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
+	// The client's address as the gateway sees it.
+	gsa, err := t.GW.ClientSA(netip.Addr{})
+	if err != nil {
+		return Session{}, fmt.Errorf("vpn: strongSwan gateway: %w", err)
+	}
+	peer := netip.AddrPortFrom(gsa.RemoteHost, gsa.RemotePort)
 	st := Stats(t.Client.Log())
 	c, ok := sa.Child()
 	if !ok {
@@ -94,12 +100,12 @@ func (t *SwanTunnel) Session() (Session, error) {
 	s := Session{
 		Kind:   StrongSwan,
 		ID:     fmt.Sprintf("IKE #%d %s_i %s_r CHILD {%d} %s/%s", sa.UniqueID, sa.InitiatorSPI, sa.ResponderSPI, c.UniqueID, c.SPIIn, c.SPIOut),
-		Peer:   netip.AddrPortFrom(sa.LocalHost, sa.LocalPort),
+		Peer:   peer,
 		Setups: st.IKEInitiated,
 		Rekeys: st.IKERekeyed + max(0, st.ChildSAs-st.IKEEstablished),
 		Detail: sa.String(),
-		key: fmt.Sprintf("%d/%s/%s/%d/%s/%s", sa.UniqueID, sa.InitiatorSPI, sa.ResponderSPI,
-			c.UniqueID, c.SPIIn, c.SPIOut),
+		key: fmt.Sprintf("%d/%s/%s/%d/%s/%s gateway #%d %v", sa.UniqueID, sa.InitiatorSPI, sa.ResponderSPI,
+			c.UniqueID, c.SPIIn, c.SPIOut, gsa.UniqueID, peer),
 		counters: []uint64{c.BytesIn, c.BytesOut},
 	}
 	if len(sa.VIPs) > 0 {

@@ -238,10 +238,7 @@ func (t *WireGuardTunnel) Session() (Session, error) {
 	if c.Handshake.After(latest) {
 		latest = c.Handshake
 	}
-	rekeys := 0
-	if hs > 1 && !t.firstHS.IsZero() {
-		rekeys = min(hs-1, int(latest.Sub(t.firstHS)/RekeyAfterTime))
-	}
+	setups, rekeys := wgSetups(hs, t.firstHS, latest)
 	pub, _ := hex.DecodeString(g.PublicKey)
 	id := base64.StdEncoding.EncodeToString(pub)
 	return Session{
@@ -249,7 +246,7 @@ func (t *WireGuardTunnel) Session() (Session, error) {
 		ID:        fmt.Sprintf("peer %s handshake %s", id[:min(8, len(id))], latest.Format("15:04:05.000")),
 		Peer:      g.Endpoint,
 		VirtualIP: t.vip,
-		Setups:    hs - rekeys,
+		Setups:    setups,
 		Rekeys:    rekeys,
 		Detail: fmt.Sprintf("gateway: peer %s endpoint %v handshake %s rx %d tx %d; laptop: peer endpoint %v handshake %s rx %d tx %d",
 			id, g.Endpoint, g.Handshake.Format(time.RFC3339Nano), g.RxBytes, g.TxBytes,
@@ -257,6 +254,18 @@ func (t *WireGuardTunnel) Session() (Session, error) {
 		key:      fmt.Sprintf("%s/%v/%s/%v", g.PublicKey, g.Endpoint, c.PublicKey, c.Endpoint),
 		counters: []uint64{g.RxBytes, g.TxBytes, c.RxBytes, c.TxBytes},
 	}, nil
+}
+
+// wgSetups splits n completed handshakes, the first at first and the
+// latest at latest, into session setups and the rekeys the
+// RekeyAfterTime timer explains: at most one per RekeyAfterTime since the
+// first. A handshake the timer cannot explain (one after a move that
+// left a peer unheard from, a restarted daemon) counts as a setup.
+func wgSetups(n int, first, latest time.Time) (setups, rekeys int) {
+	if n > 1 && !first.IsZero() && latest.After(first) {
+		rekeys = min(n-1, int(latest.Sub(first)/RekeyAfterTime))
+	}
+	return n - rekeys, rekeys
 }
 
 // Logs are both daemons' logs.
