@@ -55,6 +55,8 @@ type OpenVPNTunnel struct {
 	Dir            string
 	PKI            *PKI
 
+	l       *lab.Lab
+	clients []*lab.Proc // every client process started, the current one last
 	cfg     TunnelConfig
 	first   Session
 	setup   time.Duration
@@ -104,7 +106,7 @@ func netmask(p netip.Prefix) string {
 }
 
 func openOpenVPN(l *lab.Lab, cfg TunnelConfig) (*OpenVPNTunnel, error) {
-	t := &OpenVPNTunnel{Dir: filepath.Join(l.Dir(), "openvpn"), cfg: cfg}
+	t := &OpenVPNTunnel{Dir: filepath.Join(l.Dir(), "openvpn"), cfg: cfg, l: l}
 	var err error
 	if t.PKI, err = NewPKI(filepath.Join(t.Dir, "pki"), DefaultGatewayID, DefaultClientID); err != nil {
 		return nil, err
@@ -142,22 +144,7 @@ func openOpenVPN(l *lab.Lab, cfg TunnelConfig) (*OpenVPNTunnel, error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	if t.Client, err = l.Start(cfg.ClientNS, "openvpn-client", OpenVPNBin, "--config", cconf); err != nil {
-		return nil, err
-	}
-	if err := waitFor(15*time.Second, func() error {
-		if !t.Client.Running() {
-			return fmt.Errorf("vpn: openvpn client exited:\n%s", t.Client.Output())
-		}
-		st, err := ovpnQuery(t.mgmt("client"), "state")
-		if err != nil {
-			return err
-		}
-		if s, err := parseOVPNState(st); err != nil || s.State != "CONNECTED" {
-			return fmt.Errorf("vpn: openvpn client not connected (%q, %v):\n%s", st, err, lastLines(t.Client.Output(), 10))
-		}
-		return nil
-	}); err != nil {
+	if err := t.startClient(); err != nil {
 		return nil, err
 	}
 	t.setup = time.Since(t0)
@@ -165,6 +152,43 @@ func openOpenVPN(l *lab.Lab, cfg TunnelConfig) (*OpenVPNTunnel, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// startClient starts a client process (each with its own log,
+// openvpn-client, openvpn-client-2, ...) and waits until it is connected.
+func (t *OpenVPNTunnel) startClient() error {
+	name := "openvpn-client"
+	if n := len(t.clients); n > 0 {
+		name = fmt.Sprintf("openvpn-client-%d", n+1)
+	}
+	c, err := t.l.Start(t.cfg.ClientNS, name, OpenVPNBin, "--config", filepath.Join(t.Dir, "client.conf"))
+	if err != nil {
+		return err
+	}
+	t.Client = c
+	t.clients = append(t.clients, c)
+	return waitFor(15*time.Second, func() error {
+		if !c.Running() {
+			return fmt.Errorf("vpn: openvpn client exited:\n%s", c.Output())
+		}
+		st, err := ovpnQuery(t.mgmt("client"), "state")
+		if err != nil {
+			return err
+		}
+		if s, err := parseOVPNState(st); err != nil || s.State != "CONNECTED" {
+			return fmt.Errorf("vpn: openvpn client not connected (%q, %v):\n%s", st, err, lastLines(c.Output(), 10))
+		}
+		return nil
+	})
+}
+
+// clientLog is every client process's log, in order.
+func (t *OpenVPNTunnel) clientLog() string {
+	var b strings.Builder
+	for _, c := range t.clients {
+		b.WriteString(c.Output())
+	}
+	return b.String()
 }
 
 func (t *OpenVPNTunnel) mgmt(end string) string { return filepath.Join(t.Dir, end+".mgmt") }
@@ -208,7 +232,7 @@ func (t *OpenVPNTunnel) Session() (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
-	log := t.Client.Output()
+	log := t.clientLog()
 	return Session{
 		Kind:      OpenVPN,
 		ID:        fmt.Sprintf("client id %d peer id %d since %d", c.ClientID, c.PeerID, c.Since),
@@ -224,10 +248,41 @@ func (t *OpenVPNTunnel) Session() (Session, error) {
 	}, nil
 }
 
+// Reestablish stops the client (it tells the server, which drops the
+// client instance: explicit-exit-notify) and starts it again: a new TLS
+// session, a new client instance on the server. (A SIGUSR1 restart from
+// the same address and port is not enough: OpenVPN 2.6's server keeps
+// the instance, takes the new TLS session as its own, and never answers
+// its PUSH_REQUEST.) The server holds an exited client's instance for
+// 5 s ("Delayed exit in 5 seconds"), so from the same address and port
+// this takes about that long.
+func (t *OpenVPNTunnel) Reestablish() (time.Duration, error) {
+	t0 := time.Now()
+	if err := t.Client.Stop(3 * time.Second); err != nil && t.Client.Running() {
+		return 0, err
+	}
+	if err := waitFor(5*time.Second, func() error {
+		out, err := ovpnQuery(t.mgmt("server"), "status 2")
+		if err != nil {
+			return err
+		}
+		if cs, err := parseOVPNStatus(out); err != nil || len(cs) != 0 {
+			return fmt.Errorf("vpn: openvpn server still holds %d client instances (%v)", len(cs), err)
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	if err := t.startClient(); err != nil {
+		return 0, err
+	}
+	return time.Since(t0), nil
+}
+
 // Logs are both ends' logs.
 func (t *OpenVPNTunnel) Logs() string {
 	var b strings.Builder
-	for _, p := range []*lab.Proc{t.Server, t.Client} {
+	for _, p := range append([]*lab.Proc{t.Server}, t.clients...) {
 		if p != nil {
 			fmt.Fprintf(&b, "--- %s\n%s\n", p.Name, p.Output())
 		}

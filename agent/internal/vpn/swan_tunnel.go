@@ -114,6 +114,14 @@ func (t *SwanTunnel) Session() (Session, error) {
 	return s, nil
 }
 
+// Reestablish deletes the IKE SA and initiates a new one.
+func (t *SwanTunnel) Reestablish() (time.Duration, error) {
+	if err := t.Client.Terminate(); err != nil {
+		return 0, err
+	}
+	return t.Client.Initiate(10 * time.Second)
+}
+
 // Logs are both charons' logs.
 func (t *SwanTunnel) Logs() string {
 	return "--- " + t.GW.Name + "\n" + t.GW.Log() + "\n--- " + t.Client.Name + "\n" + t.Client.Log()

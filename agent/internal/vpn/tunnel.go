@@ -157,6 +157,12 @@ type Tunnel interface {
 	VirtualIP() netip.Addr
 	// SetupTime is how long Open took to bring the session up.
 	SetupTime() time.Duration
+	// Reestablish tears the session down and sets up a new one, as a
+	// VPN client without mobility support must after its address
+	// changed (the baseline x-MIP is measured against, and the proof that
+	// Session sees a new session when there is one). It returns how long
+	// the new setup took.
+	Reestablish() (time.Duration, error)
 	// Logs are both ends' logs, for failure reports.
 	Logs() string
 	// Close takes the session down (telling the gateway) and stops both

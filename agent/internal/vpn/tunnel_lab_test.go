@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mip4d/mip4d/agent/internal/lab"
 )
@@ -51,6 +52,31 @@ func TestTunnels(t *testing.T) {
 			}
 			if len(again.counters) == 0 || again.counters[0] <= first.counters[0] {
 				t.Errorf("counters %v -> %v after pings through the VPN", first.counters, again.counters)
+			}
+			if w, ok := tun.(*WireGuardTunnel); ok {
+				// wireguard-tools, when installed, sees what UAPI said.
+				out, err := w.Show(l, "server")
+				if err == nil {
+					t.Logf("wg show (gateway):\n%s", out)
+					if !strings.Contains(out, w.ClientPublic) || !strings.Contains(out, "endpoint: "+first.Peer.String()) {
+						t.Errorf("wg show does not show peer %s at %v", w.ClientPublic, first.Peer)
+					}
+				} else if ToolsRequired() || !strings.Contains(err.Error(), "missing") {
+					t.Error(err)
+				}
+			}
+
+			// A re-established session is seen as one.
+			took, err := tun.Reestablish()
+			must(t, err)
+			if !l.Ping("cl", intraHost, 2) {
+				t.Fatal("no ping through the re-established VPN")
+			}
+			again, err = tun.Session()
+			must(t, err)
+			t.Logf("re-established in %v: %v (%s)", took.Round(time.Millisecond), again, first.Diff(again))
+			if first.Same(again) || again.Setups != 2 {
+				t.Fatalf("re-established session %v not told from the first %v", again, first)
 			}
 			must(t, tun.Close())
 		})

@@ -68,12 +68,14 @@ type WireGuardTunnel struct {
 	// shows them).
 	ServerPublic, ClientPublic string
 
-	cfg     TunnelConfig
-	vip     netip.Addr
-	first   Session
-	firstHS time.Time
-	setup   time.Duration
-	version string
+	cfg        TunnelConfig
+	clientPriv []byte // the laptop's private key, kept to configure it again (never logged)
+	gwPub      []byte
+	vip        netip.Addr
+	first      Session
+	firstHS    time.Time
+	setup      time.Duration
+	version    string
 }
 
 // wgKey is an X25519 key pair.
@@ -136,11 +138,31 @@ func openWireGuard(l *lab.Lab, cfg TunnelConfig) (*WireGuardTunnel, error) {
 	if err := l.IPBatch(cfg.ClientNS, cmds...); err != nil {
 		return nil, err
 	}
+	t.clientPriv = ck.priv
+	t.gwPub = sk.pub
+	t0 := time.Now()
+	if err := t.setClient(); err != nil {
+		return nil, err
+	}
+	if err := t.waitHandshake(time.Time{}); err != nil {
+		return nil, err
+	}
+	t.setup = time.Since(t0)
+	if t.first, err = t.Session(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// setClient configures the laptop's device: its key, its port, the
+// gateway as its one peer.
+func (t *WireGuardTunnel) setClient() error {
+	cfg := t.cfg
 	set := []string{
-		"private_key=" + hex.EncodeToString(ck.priv),
+		"private_key=" + hex.EncodeToString(t.clientPriv),
 		fmt.Sprintf("listen_port=%d", WireGuardClientPort),
 		"replace_peers=true",
-		"public_key=" + hex.EncodeToString(sk.pub),
+		"public_key=" + hex.EncodeToString(t.gwPub),
 		"endpoint=" + netip.AddrPortFrom(cfg.Gateway, WireGuardPort).String(),
 		"replace_allowed_ips=true",
 		"allowed_ip=" + cfg.Pool.Masked().String(),
@@ -151,28 +173,49 @@ func openWireGuard(l *lab.Lab, cfg TunnelConfig) (*WireGuardTunnel, error) {
 	// The persistent keepalive last: setting it on an up device sends a
 	// keepalive at once, which starts the first handshake.
 	set = append(set, fmt.Sprintf("persistent_keepalive_interval=%d", wgKeepalive))
-	t0 := time.Now()
-	if err := uapiSet(t.sock("client"), set); err != nil {
-		return nil, err
-	}
-	if err := waitFor(10*time.Second, func() error {
+	return uapiSet(t.sock("client"), set)
+}
+
+// waitHandshake waits until the laptop holds a handshake with the
+// gateway later than after.
+func (t *WireGuardTunnel) waitHandshake(after time.Time) error {
+	return waitFor(10*time.Second, func() error {
 		dev, err := uapiGet(t.sock("client"))
 		if err != nil {
 			return err
 		}
-		if len(dev.Peers) != 1 || dev.Peers[0].Handshake.IsZero() {
-			return fmt.Errorf("vpn: wireguard: no handshake with the gateway yet:\n%s", lastLines(t.Client.Output(), 10))
+		if len(dev.Peers) != 1 || !dev.Peers[0].Handshake.After(after) {
+			return fmt.Errorf("vpn: wireguard: no new handshake with the gateway:\n%s", lastLines(t.Client.Output(), 10))
 		}
-		t.firstHS = dev.Peers[0].Handshake
+		if t.firstHS.IsZero() {
+			t.firstHS = dev.Peers[0].Handshake
+		}
 		return nil
-	}); err != nil {
-		return nil, err
+	})
+}
+
+// Reestablish removes the gateway from the laptop's peers and adds it
+// again (what `wg set wg0 peer K remove` and a new `wg set` do, or a
+// restarted wg-quick): the peer's session keys are gone, so a new
+// handshake makes new ones.
+func (t *WireGuardTunnel) Reestablish() (time.Duration, error) {
+	dev, err := uapiGet(t.sock("client"))
+	if err != nil {
+		return 0, err
 	}
-	t.setup = time.Since(t0)
-	if t.first, err = t.Session(); err != nil {
-		return nil, err
+	var last time.Time
+	if len(dev.Peers) == 1 {
+		last = dev.Peers[0].Handshake
 	}
-	return t, nil
+	t0 := time.Now()
+	if err := uapiSet(t.sock("client"), []string{"public_key=" + hex.EncodeToString(t.gwPub), "remove=true"}); err != nil {
+		return 0, err
+	}
+	if err := t.setClient(); err != nil {
+		return 0, err
+	}
+	err = t.waitHandshake(last)
+	return time.Since(t0), err
 }
 
 func (t *WireGuardTunnel) sock(end string) string {
@@ -200,6 +243,25 @@ func (t *WireGuardTunnel) start(l *lab.Lab, ns, end string) (*lab.Proc, error) {
 		}
 		return c.Close()
 	})
+}
+
+// WG is wireguard-tools' wg, optional: the lab configures and reads
+// wireguard-go through UAPI itself; Show uses wg when it is there.
+const WG = "/usr/bin/wg"
+
+// Show is `wg show wg0` on one end ("server" or "client"), run in that
+// end's namespace with its private /run, as an administrator would look
+// at it (private keys are not shown by wg show).
+func (t *WireGuardTunnel) Show(l *lab.Lab, end string) (string, error) {
+	if err := haveBinary(WG, "wireguard-tools"); err != nil {
+		return "", err
+	}
+	ns := t.cfg.ClientNS
+	if end == "server" {
+		ns = t.cfg.GatewayNS
+	}
+	return l.Exec(ns, "sh", "-c", `mount --bind "$1" /run && exec "$2" show "$3"`, "sh",
+		filepath.Join(t.Dir, end, "run"), WG, wgDev)
 }
 
 // Kind is WireGuard.
