@@ -31,6 +31,27 @@ func (r *Roaming) StartTunnel(kind vpn.Kind) (vpn.Tunnel, error) {
 	return t, nil
 }
 
+// StartS1Tunnel is S1 up to the VPN, with the VPN of kind: the laptop on
+// hs1 (behind nat1), the home agent and the mobile node started, the node
+// registered, then StartTunnel. The demo and the tests start from here.
+func (r *Roaming) StartS1Tunnel(kind vpn.Kind) (vpn.Tunnel, error) {
+	if r.At != 1 {
+		if err := r.MoveTo(1); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.StartHA(); err != nil {
+		return nil, err
+	}
+	if err := r.StartMN(); err != nil {
+		return nil, err
+	}
+	if _, err := r.WaitRegistered(CoAs[1], 10*time.Second); err != nil {
+		return nil, err
+	}
+	return r.StartTunnel(kind)
+}
+
 // TunnelMove is one handoff as the VPN saw it.
 type TunnelMove struct {
 	MoveResult

@@ -25,12 +25,7 @@ const tunnelGapBound = 500 * time.Millisecond
 func tunnelScenario(t *testing.T, kind vpn.Kind) {
 	vpn.RequireKind(t, kind)
 	r := labRoaming(t, BuildAcceptance)
-	must(t, r.MoveTo(1))
-	must(t, r.StartHA())
-	must(t, r.StartMN())
-	_, err := r.WaitRegistered(CoAs[1], 10*time.Second)
-	must(t, err)
-	tun, err := r.StartTunnel(kind)
+	tun, err := r.StartS1Tunnel(kind)
 	must(t, err)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -54,9 +49,10 @@ func tunnelScenario(t *testing.T, kind vpn.Kind) {
 	time.Sleep(500 * time.Millisecond)
 
 	var gaps []time.Duration
+	lost := 0
 	for _, m := range r.TunnelHandoffs(tun, p, 10, 500*time.Millisecond, nil) {
 		t.Logf("move %2d hs%d->hs%d care-of %v NAT %v: gap %v, lost %d, registered in %v, %s (same: %v)", m.N, m.From, m.To,
-			m.CareOf, m.NAT, m.Gap.Round(time.Millisecond), m.Lost, m.Elapsed.Round(time.Millisecond), m.Session.ID, m.Same)
+			m.CareOf, m.NAT, m.Gap.Round(time.Millisecond), m.Lost, m.Elapsed.Round(time.Millisecond), m.Session.Short, m.Same)
 		if m.Err != nil {
 			t.Fatal(m.Err)
 		}
@@ -67,6 +63,7 @@ func tunnelScenario(t *testing.T, kind vpn.Kind) {
 			t.Fatalf("move %d: gap %v, over the bound %v", m.N, m.Gap, tunnelGapBound)
 		}
 		gaps = append(gaps, m.Gap)
+		lost += m.Lost
 	}
 	last, err := tun.Session()
 	must(t, err)
@@ -75,8 +72,8 @@ func tunnelScenario(t *testing.T, kind vpn.Kind) {
 	}
 	must(t, s.Alive("the TCP connection inside "+string(kind)))
 	slices.Sort(gaps)
-	t.Logf("%s: 10 moves, gap median %v worst %v, session %s kept, %d setups, %d timer rekeys",
-		tun.Version(), gaps[len(gaps)/2].Round(time.Millisecond), gaps[len(gaps)-1].Round(time.Millisecond), last.ID, last.Setups, last.Rekeys)
+	t.Logf("%s: 10 moves, gap median %v worst %v, %d probes lost in all, session %s kept, %d setups, %d timer rekeys",
+		tun.Version(), gaps[len(gaps)/2].Round(time.Millisecond), gaps[len(gaps)-1].Round(time.Millisecond), lost, last.ID, last.Setups, last.Rekeys)
 	must(t, tun.Close())
 }
 

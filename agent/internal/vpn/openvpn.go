@@ -236,6 +236,7 @@ func (t *OpenVPNTunnel) Session() (Session, error) {
 	return Session{
 		Kind:      OpenVPN,
 		ID:        fmt.Sprintf("client id %d peer id %d since %d", c.ClientID, c.PeerID, c.Since),
+		Short:     fmt.Sprintf("cid %d peer %d", c.ClientID, c.PeerID),
 		Peer:      c.Real,
 		VirtualIP: c.Virtual,
 		Setups:    strings.Count(log, "Initialization Sequence Completed"),

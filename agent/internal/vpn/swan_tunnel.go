@@ -100,6 +100,7 @@ func (t *SwanTunnel) Session() (Session, error) {
 	s := Session{
 		Kind:   StrongSwan,
 		ID:     fmt.Sprintf("IKE #%d %s_i %s_r CHILD {%d} %s/%s", sa.UniqueID, sa.InitiatorSPI, sa.ResponderSPI, c.UniqueID, c.SPIIn, c.SPIOut),
+		Short:  fmt.Sprintf("#%d %s/%s", sa.UniqueID, sa.InitiatorSPI[:min(8, len(sa.InitiatorSPI))], sa.ResponderSPI[:min(8, len(sa.ResponderSPI))]),
 		Peer:   peer,
 		Setups: st.IKEInitiated,
 		Rekeys: st.IKERekeyed + max(0, st.ChildSAs-st.IKEEstablished),

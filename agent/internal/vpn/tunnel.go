@@ -93,8 +93,12 @@ func (c *TunnelConfig) defaults() error {
 //     not explain and Rekeys those it does.
 type Session struct {
 	Kind Kind
-	// ID is the session's identity in one line, for a table.
+	// ID is the session's identity in one line, for logs.
 	ID string
+	// Short is the identity in a table cell (at most 20 characters):
+	// "#1 2830e1e3/9030e4f8" (IKE SA and SPIs), "cid 0 peer 0" (OpenVPN's
+	// client and peer id), "peer BGoBc1si" (WireGuard's public key).
+	Short string
 	// Peer is the client's address and port as the gateway sees it.
 	Peer netip.AddrPort
 	// VirtualIP is the client's address inside the VPN.

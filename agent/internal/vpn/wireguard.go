@@ -306,6 +306,7 @@ func (t *WireGuardTunnel) Session() (Session, error) {
 	return Session{
 		Kind:      WireGuard,
 		ID:        fmt.Sprintf("peer %s handshake %s", id[:min(8, len(id))], latest.Format("15:04:05.000")),
+		Short:     "peer " + id[:min(8, len(id))],
 		Peer:      g.Endpoint,
 		VirtualIP: t.vip,
 		Setups:    setups,
