@@ -58,9 +58,14 @@ type TunnelMove struct {
 	Kind vpn.Kind
 	// Session is the VPN's session after the move.
 	Session vpn.Session
-	// Same says it is the session the tunnel started with: nothing that
-	// identifies it changed and no new one was set up.
+	// Same says it is the session the tunnel started with, at the same
+	// place: nothing that identifies it changed, no new one was set up,
+	// and the gateway sees the client at the same address and port.
 	Same bool
+	// Kept says it is the session the tunnel started with, wherever the
+	// gateway now sees the client (a baseline VPN that follows its
+	// client keeps the session but is not Same).
+	Kept bool
 	// Diff is what changed, if anything.
 	Diff string
 }
@@ -98,9 +103,81 @@ func (r *Roaming) TunnelHandoffs(t vpn.Tunnel, p *Probe, n int, dwell time.Durat
 		if err != nil && m.Err == nil {
 			m.Err = fmt.Errorf("move %d: %s: %w", i, t.Kind(), err)
 		}
-		m.Session = s
-		m.Diff = t.First().Diff(s)
-		m.Same = err == nil && m.Diff == ""
+		m.record(t, s, err)
+		out = append(out, m)
+		if progress != nil {
+			progress(m)
+		}
+	}
+	return out
+}
+
+func (m *TunnelMove) record(t vpn.Tunnel, s vpn.Session, err error) {
+	m.Session = s
+	m.Diff = t.First().Diff(s)
+	m.Same = err == nil && m.Diff == ""
+	m.Kept = err == nil && t.First().Kept(s)
+}
+
+// StartBaselineTunnel starts the VPN of kind without mip4d: the laptop on
+// hs1 (behind nat1), the client running from whatever address it has
+// (OpenVPN unbound, strongSwan without MOBIKE) — the baselines.
+func (r *Roaming) StartBaselineTunnel(kind vpn.Kind) (vpn.Tunnel, error) {
+	if r.At != 1 {
+		if err := r.MoveTo(1); err != nil {
+			return nil, err
+		}
+	}
+	t, err := vpn.Open(r.L, kind, vpn.TunnelConfig{
+		GatewayNS: "vpngw", ClientNS: "mn", Gateway: VPNGW,
+		Intranet: []netip.Prefix{Intranet}, Pool: VPNPool,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("VPN %s: %w", kind, err)
+	}
+	return t, nil
+}
+
+// TunnelBaseline makes the same moves without mip4d, the VPN t started
+// by StartBaselineTunnel. With reestablish, the VPN is set up again after
+// each move (t.Reestablish), as a VPN without mobility support must;
+// without, it is left to cope by itself: OpenVPN's server floats to the
+// client's new address, keeping the session (Kept, not Same); strongSwan
+// without MOBIKE does not recover; wireguard-go 0.0.20220316 keeps
+// sending from the address the laptop lost (its "sticky" source address:
+// "Failed to send data packet: network is unreachable") and did not
+// recover within 3 s here, where the WireGuard protocol would let its
+// gateway follow the peer.
+func (r *Roaming) TunnelBaseline(t vpn.Tunnel, p *Probe, n int, dwell time.Duration, reestablish bool, progress func(TunnelMove)) []TunnelMove {
+	var out []TunnelMove
+	for i := 1; i <= n; i++ {
+		to := 3 - r.At
+		m := TunnelMove{MoveResult: MoveResult{N: i, From: r.At, To: to, CareOf: CoAs[to]}, Kind: t.Kind()}
+		at := p.Now()
+		start := time.Now()
+		if err := r.MoveTo(to); err != nil {
+			m.Err = err
+			out = append(out, m)
+			break
+		}
+		if reestablish {
+			if _, err := t.Reestablish(); err != nil {
+				m.Err = fmt.Errorf("move %d: %s: %w", i, t.Kind(), err)
+			}
+		}
+		m.Elapsed = time.Since(start)
+		time.Sleep(dwell)
+		h := p.Measure(at, p.Now()-5*p.Interval)
+		m.Gap, m.Lost = h.Gap, h.Lost
+		if !h.Recovered && m.Err == nil {
+			m.Err = fmt.Errorf("move %d: traffic through %s did not resume", i, t.Kind())
+		}
+		s, err := t.Session()
+		if err != nil && m.Err == nil {
+			m.Err = fmt.Errorf("move %d: %s: %w", i, t.Kind(), err)
+		}
+		m.NAT = s.Peer
+		m.record(t, s, err)
 		out = append(out, m)
 		if progress != nil {
 			progress(m)

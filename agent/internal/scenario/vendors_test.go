@@ -89,3 +89,52 @@ func TestWireGuard(t *testing.T) { tunnelScenario(t, vpn.WireGuard) }
 // TestStrongSwanTunnel is S1 with strongSwan through the same Tunnel
 // abstraction, so that the three VPNs are measured the same way.
 func TestStrongSwanTunnel(t *testing.T) { tunnelScenario(t, vpn.StrongSwan) }
+
+// TestTunnelBaselines moves the laptop without mip4d, its VPN client on
+// the hotspot address. OpenVPN (the server has float) follows the client
+// to its new address by itself and keeps its session: the gateway sees
+// it from each NAT in turn (Kept; Same only back on hs1). WireGuard
+// (wireguard-go keeps sending from the address the laptop lost, see
+// TunnelBaseline) is configured again after each move, as wg-quick down
+// and up would: a new handshake each time. These are what mip4d is
+// compared with for them: through mip4d the gateway never has to follow
+// the client, and nothing is set up again.
+func TestTunnelBaselines(t *testing.T) {
+	for _, c := range []struct {
+		kind        vpn.Kind
+		reestablish bool
+	}{{vpn.OpenVPN, false}, {vpn.WireGuard, true}} {
+		t.Run(string(c.kind), func(t *testing.T) {
+			vpn.RequireKind(t, c.kind)
+			r := labRoaming(t, BuildAcceptance)
+			tun, err := r.StartBaselineTunnel(c.kind)
+			must(t, err)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Log(tun.Logs())
+				}
+			})
+			first := tun.First()
+			if first.Peer.Addr() != NATAddrs[1] {
+				t.Fatalf("the gateway sees the VPN from %v, want nat1's %v", first.Peer, NATAddrs[1])
+			}
+			p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
+			must(t, err)
+			defer p.Stop()
+			time.Sleep(300 * time.Millisecond)
+			for _, m := range r.TunnelBaseline(tun, p, 3, 500*time.Millisecond, c.reestablish, nil) {
+				t.Logf("move %d hs%d->hs%d: gap %v, lost %d, the gateway sees %v, %s, %d setups (kept %v)", m.N, m.From, m.To,
+					m.Gap.Round(time.Millisecond), m.Lost, m.NAT, m.Session.Short, m.Session.Setups, m.Kept)
+				if m.Err != nil {
+					t.Fatal(m.Err)
+				}
+				if m.NAT.Addr() != NATAddrs[m.To] {
+					t.Fatalf("move %d: the gateway sees %v, want nat%d's %v", m.N, m.NAT, m.To, NATAddrs[m.To])
+				}
+				if m.Kept == c.reestablish || (c.reestablish && m.Session.Setups != 1+m.N) {
+					t.Fatalf("move %d: kept %v with %d setups (%s), re-established: %v", m.N, m.Kept, m.Session.Setups, m.Diff, c.reestablish)
+				}
+			}
+		})
+	}
+}

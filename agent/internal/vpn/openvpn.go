@@ -243,7 +243,7 @@ func (t *OpenVPNTunnel) Session() (Session, error) {
 		Rekeys:    strings.Count(log, "TLS: soft reset"),
 		Detail: fmt.Sprintf("server: %s %v vip %v cipher %s rx %d tx %d; client: %s since %d local %v remote %v",
 			c.CommonName, c.Real, c.Virtual, c.Cipher, c.BytesIn, c.BytesOut, st.State, st.Since, st.Local, st.Remote),
-		key: fmt.Sprintf("%d/%d/%d/%v/%v/%s/%d/%v/%v", c.ClientID, c.PeerID, c.Since, c.Real, c.Virtual,
+		key: fmt.Sprintf("%d/%d/%d/%v/%s/%d/%v/%v", c.ClientID, c.PeerID, c.Since, c.Virtual,
 			st.State, st.Since, st.Local, st.Remote),
 		counters: []uint64{c.BytesIn, c.BytesOut},
 	}, nil

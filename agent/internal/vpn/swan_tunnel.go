@@ -105,8 +105,8 @@ func (t *SwanTunnel) Session() (Session, error) {
 		Setups: st.IKEInitiated,
 		Rekeys: st.IKERekeyed + max(0, st.ChildSAs-st.IKEEstablished),
 		Detail: sa.String(),
-		key: fmt.Sprintf("%d/%s/%s/%d/%s/%s gateway #%d %v", sa.UniqueID, sa.InitiatorSPI, sa.ResponderSPI,
-			c.UniqueID, c.SPIIn, c.SPIOut, gsa.UniqueID, peer),
+		key: fmt.Sprintf("%d/%s/%s/%d/%s/%s gateway #%d", sa.UniqueID, sa.InitiatorSPI, sa.ResponderSPI,
+			c.UniqueID, c.SPIIn, c.SPIOut, gsa.UniqueID),
 		counters: []uint64{c.BytesIn, c.BytesOut},
 	}
 	if len(sa.VIPs) > 0 {

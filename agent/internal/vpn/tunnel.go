@@ -116,13 +116,23 @@ type Session struct {
 	counters []uint64
 }
 
-// Same reports whether o is the same session as s: nothing that
-// identifies it changed, its counters did not go back, and the client
-// set up no new one.
+// Same reports whether o is the same session as s at the same place:
+// Kept, and the gateway sees the client at the same address and port
+// (it never had to follow it).
 func (s Session) Same(o Session) bool { return s.Diff(o) == "" }
 
-// Diff describes how o differs from s ("" when it is the same session).
-func (s Session) Diff(o Session) string {
+// Kept reports whether o is the same session as s, wherever the client
+// now is: nothing that identifies the session changed, its counters did
+// not go back, and the client set up no new one. A VPN that follows its
+// client to a new address (MOBIKE, OpenVPN's float, WireGuard's roaming)
+// keeps the session but is not Same.
+func (s Session) Kept(o Session) bool { return s.diff(o, false) == "" }
+
+// Diff describes how o differs from s ("" when it is the same session at
+// the same place).
+func (s Session) Diff(o Session) string { return s.diff(o, true) }
+
+func (s Session) diff(o Session, place bool) string {
 	var d []string
 	if s.Kind != o.Kind {
 		return fmt.Sprintf("another VPN: %s -> %s", s.Kind, o.Kind)
@@ -137,6 +147,9 @@ func (s Session) Diff(o Session) string {
 		if o.counters[i] < s.counters[i] {
 			d = append(d, fmt.Sprintf("counter %d went back %d -> %d", i, s.counters[i], o.counters[i]))
 		}
+	}
+	if place && s.Peer != o.Peer {
+		d = append(d, fmt.Sprintf("the gateway sees the client at %v, was %v", o.Peer, s.Peer))
 	}
 	return strings.Join(d, "; ")
 }

@@ -128,13 +128,18 @@ func TestSessionDiff(t *testing.T) {
 	if !a.Same(b) {
 		t.Fatalf("grown counters and a rekey: %s", a.Diff(b))
 	}
+	moved := b
+	moved.Peer = netip.MustParseAddrPort("192.0.2.9:1194")
+	if a.Same(moved) || !a.Kept(moved) || !strings.Contains(a.Diff(moved), "192.0.2.9:1194") {
+		t.Errorf("moved peer: same %v kept %v diff %q", a.Same(moved), a.Kept(moved), a.Diff(moved))
+	}
 	for name, o := range map[string]Session{
 		"identity":  {Kind: OpenVPN, ID: "client id 1", Setups: 1, key: "k2", counters: []uint64{11, 25}},
 		"setups":    {Kind: OpenVPN, ID: "client id 0", Setups: 2, key: "k", counters: []uint64{11, 25}},
 		"counters":  {Kind: OpenVPN, ID: "client id 0", Setups: 1, key: "k", counters: []uint64{1, 25}},
 		"other VPN": {Kind: WireGuard, ID: "client id 0", Setups: 1, key: "k"},
 	} {
-		if d := a.Diff(o); d == "" || a.Same(o) {
+		if d := a.Diff(o); d == "" || a.Same(o) || a.Kept(o) {
 			t.Errorf("%s: no difference seen", name)
 		}
 	}

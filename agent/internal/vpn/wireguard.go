@@ -314,7 +314,7 @@ func (t *WireGuardTunnel) Session() (Session, error) {
 		Detail: fmt.Sprintf("gateway: peer %s endpoint %v handshake %s rx %d tx %d; laptop: peer endpoint %v handshake %s rx %d tx %d",
 			id, g.Endpoint, g.Handshake.Format(time.RFC3339Nano), g.RxBytes, g.TxBytes,
 			c.Endpoint, c.Handshake.Format(time.RFC3339Nano), c.RxBytes, c.TxBytes),
-		key:      fmt.Sprintf("%s/%v/%s/%v", g.PublicKey, g.Endpoint, c.PublicKey, c.Endpoint),
+		key:      fmt.Sprintf("%s/%s/%v", g.PublicKey, c.PublicKey, c.Endpoint),
 		counters: []uint64{g.RxBytes, g.TxBytes, c.RxBytes, c.TxBytes},
 	}, nil
 }
