@@ -145,9 +145,10 @@ func (r *Roaming) StartBaselineTunnel(kind vpn.Kind) (vpn.Tunnel, error) {
 // client's new address, keeping the session (Kept, not Same); strongSwan
 // without MOBIKE does not recover; wireguard-go 0.0.20220316 keeps
 // sending from the address the laptop lost (its "sticky" source address:
-// "Failed to send data packet: network is unreachable") and did not
-// recover within 3 s here, where the WireGuard protocol would let its
-// gateway follow the peer.
+// "Failed to send data packet: network is unreachable") until its
+// handshake retry 15 s later ("stopped hearing back after 15 seconds")
+// sends from the new one: a gap of about 15 s and a new handshake, after
+// which its gateway follows it.
 func (r *Roaming) TunnelBaseline(t vpn.Tunnel, p *Probe, n int, dwell time.Duration, reestablish bool, progress func(TunnelMove)) []TunnelMove {
 	var out []TunnelMove
 	for i := 1; i <= n; i++ {

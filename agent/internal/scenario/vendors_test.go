@@ -93,18 +93,26 @@ func TestStrongSwanTunnel(t *testing.T) { tunnelScenario(t, vpn.StrongSwan) }
 // TestTunnelBaselines moves the laptop without mip4d, its VPN client on
 // the hotspot address. OpenVPN (the server has float) follows the client
 // to its new address by itself and keeps its session: the gateway sees
-// it from each NAT in turn (Kept; Same only back on hs1). WireGuard
-// (wireguard-go keeps sending from the address the laptop lost, see
-// TunnelBaseline) is configured again after each move, as wg-quick down
-// and up would: a new handshake each time. These are what mip4d is
-// compared with for them: through mip4d the gateway never has to follow
-// the client, and nothing is set up again.
+// it from each NAT in turn (Kept; Same only back on hs1). WireGuard set
+// up again after each move (as wg-quick down and up would) makes a new
+// handshake each time; left to itself, wireguard-go recovers from one
+// move only by its handshake retry about 15 s later (TunnelBaseline),
+// with a new handshake. These are what mip4d is compared with for them:
+// through mip4d the gateway never has to follow the client, nothing is
+// set up again, and the gap is mip4d's registration.
 func TestTunnelBaselines(t *testing.T) {
 	for _, c := range []struct {
+		name        string
 		kind        vpn.Kind
 		reestablish bool
-	}{{vpn.OpenVPN, false}, {vpn.WireGuard, true}} {
-		t.Run(string(c.kind), func(t *testing.T) {
+		moves       int
+		dwell       time.Duration
+	}{
+		{"openvpn-float", vpn.OpenVPN, false, 3, 500 * time.Millisecond},
+		{"wireguard-reestablish", vpn.WireGuard, true, 3, 500 * time.Millisecond},
+		{"wireguard-alone", vpn.WireGuard, false, 1, 18 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			vpn.RequireKind(t, c.kind)
 			r := labRoaming(t, BuildAcceptance)
 			tun, err := r.StartBaselineTunnel(c.kind)
@@ -122,7 +130,7 @@ func TestTunnelBaselines(t *testing.T) {
 			must(t, err)
 			defer p.Stop()
 			time.Sleep(300 * time.Millisecond)
-			for _, m := range r.TunnelBaseline(tun, p, 3, 500*time.Millisecond, c.reestablish, nil) {
+			for _, m := range r.TunnelBaseline(tun, p, c.moves, c.dwell, c.reestablish, nil) {
 				t.Logf("move %d hs%d->hs%d: gap %v, lost %d, the gateway sees %v, %s, %d setups (kept %v)", m.N, m.From, m.To,
 					m.Gap.Round(time.Millisecond), m.Lost, m.NAT, m.Session.Short, m.Session.Setups, m.Kept)
 				if m.Err != nil {
@@ -131,7 +139,11 @@ func TestTunnelBaselines(t *testing.T) {
 				if m.NAT.Addr() != NATAddrs[m.To] {
 					t.Fatalf("move %d: the gateway sees %v, want nat%d's %v", m.N, m.NAT, m.To, NATAddrs[m.To])
 				}
-				if m.Kept == c.reestablish || (c.reestablish && m.Session.Setups != 1+m.N) {
+				switch {
+				case c.name == "wireguard-alone":
+					// Not asserted beyond recovering: how long
+					// wireguard-go takes is its own business.
+				case m.Kept == c.reestablish || (c.reestablish && m.Session.Setups != 1+m.N):
 					t.Fatalf("move %d: kept %v with %d setups (%s), re-established: %v", m.N, m.Kept, m.Session.Setups, m.Diff, c.reestablish)
 				}
 			}
