@@ -9,9 +9,10 @@ import (
 )
 
 // tunnelGapBound bounds every move's gap, whichever VPN. A move costs
-// mip4d's registration through the new NAT: measured here 17–55 ms per
-// move over 90 moves (10 per VPN and data plane, README "Which VPNs are proven"); the
-// bound leaves ten times that for a loaded machine. A VPN that had to
+// mip4d's registration through the new NAT: measured here 17–70 ms per
+// move over 120 moves (10 per VPN, with each data plane and with -race;
+// README "Which VPNs are proven"); the bound leaves seven times that for
+// a loaded machine. A VPN that had to
 // notice the move and renegotiate would cost seconds (DPD, ping-restart,
 // WireGuard's 15 s handshake retry), far above it.
 const tunnelGapBound = 500 * time.Millisecond
