@@ -21,6 +21,7 @@ gcc                 gcc
 iputils-ping        ping
 ethtool             ethtool
 procps              sysctl
+groff-base          groff
 dbus-daemon         dbus-daemon
 strongswan-charon               /usr/lib/ipsec/charon
 strongswan-swanctl              swanctl

@@ -33,6 +33,10 @@ type Options struct {
 	Version    string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+
+	// events keeps the warnings and errors logged through Log, for the
+	// status (set by Run).
+	events *eventLog
 }
 
 func (o *Options) now() time.Time {
@@ -47,6 +51,8 @@ func Run(ctx context.Context, c *config.Config, o Options) error {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	o.events = newEventLog(o.Log.Handler())
+	o.Log = slog.New(o.events)
 	if !c.Enabled {
 		return errors.New("disabled in the configuration (option enabled '0')")
 	}

@@ -405,8 +405,8 @@ func (r *faRunner) send(p fa.Packet) {
 func (r *faRunner) status() Status {
 	now := r.o.now()
 	cfg := r.eng.Config()
-	return Status{Role: "fa", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
+	return r.o.withEvents(Status{Role: "fa", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
 		FA: &FAStatus{CareOf: r.coa, Link: r.c.Interface, LinkAddress: r.linkAddr, BehindNAT: cfg.BehindNAT,
 			Visitors: r.eng.Visitors(), Pending: r.eng.NumPending(), Counters: r.eng.Counters.Snapshot()},
-		DataPlane: r.plane.Status()}
+		DataPlane: r.plane.Status()})
 }

@@ -386,7 +386,7 @@ func (r *haRunner) status() Status {
 		Counters: e.Counters.Snapshot(), StateFile: r.state, StateSaved: r.saved}
 	s.HA.PoolSize, s.HA.PoolUsed = e.PoolUsage()
 	s.DataPlane = r.accel.status(r.plane.Stats())
-	return s
+	return r.o.withEvents(s)
 }
 
 func bindingRows(bs []ha.Binding, now time.Time) []BindingRow {

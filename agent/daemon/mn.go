@@ -768,5 +768,5 @@ func (r *mnRunner) status() Status {
 		st.MN.Internal = &MNStatus{State: r.i.eng.Status(), Counters: r.i.eng.Counters.Snapshot()}
 		st.MN.VPNAddress = r.vip
 	}
-	return st
+	return r.o.withEvents(st)
 }

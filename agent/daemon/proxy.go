@@ -485,10 +485,10 @@ func (r *proxyRunner) keepaliveEvery(ha netip.Addr) time.Duration {
 
 func (r *proxyRunner) status() Status {
 	now := r.o.now()
-	return Status{Role: "proxy", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
+	return r.o.withEvents(Status{Role: "proxy", Version: r.o.Version, Started: r.started, UptimeSec: int64(now.Sub(r.started) / time.Second),
 		Proxy: &ProxyStatus{Interface: r.c.Interface, Gateway: r.gateway, Proxy: r.eng.Status(now),
 			Counters: r.eng.Counters.Snapshot(), DHCP: r.dhcp.Status(now), StateFile: r.state, StateSaved: r.saved},
-		DataPlane: r.plane.Status()}
+		DataPlane: r.plane.Status()})
 }
 
 // restore takes back the clients a previous run saved (proxy.Engine

@@ -26,6 +26,12 @@ type Status struct {
 	FA        *FAStatus       `json:"fa,omitempty"`
 	Proxy     *ProxyStatus    `json:"proxy,omitempty"`
 	DataPlane json.RawMessage `json:"dataplane,omitempty"`
+	// LastError is the last error the daemon logged (a socket, netlink,
+	// data plane or state file failure; a denied registration is not
+	// one), absent when there was none since it started; LogEvents are
+	// the last few warnings and errors, oldest first.
+	LastError *LogEvent  `json:"last_error,omitempty"`
+	LogEvents []LogEvent `json:"log_events,omitempty"`
 }
 
 // HAStatus is the home agent's part.

@@ -2,169 +2,108 @@
 // foreign agent and proxy for laptops without Mobile IP, in one binary
 // (DESIGN.md §2). The role comes from the configuration file.
 //
-//	mip4d run [--config PATH]          the daemon
-//	mip4d status [--json]              what the running daemon is doing
-//	mip4d bindings [--json]            bindings, visitors or proxied clients
-//	mip4d proxy-key --nai NAI          a proxied client's MN-HA key from the master key on stdin
-//	mip4d check-config [--config PATH] validate the configuration and exit
-//	mip4d schema --json                every option mip4d accepts
-//	mip4d version
+// Its subcommands (run, status, bindings, check-config, schema,
+// proxy-key, man, version, help) are one table, commands.go; `mip4d help
+// CMD`, `mip4d CMD --help`, the manual page docs/mip4d.8 and the UCI
+// reference docs/uci-reference.md are made from it and from the
+// configuration schema:
+//
+//go:generate go run . man --output ../../../docs/mip4d.8
+//go:generate go run . schema --markdown --output ../../../docs/uci-reference.md
 package main
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/mip4d/mip4d/agent/config"
-	"github.com/mip4d/mip4d/agent/control"
-	"github.com/mip4d/mip4d/agent/daemon"
-	"github.com/mip4d/mip4d/agent/proxy"
 )
 
 // version is set at link time: -ldflags '-X main.version=...'.
 var version = "dev"
 
-const usage = `usage: mip4d <command> [options]
-
-commands:
-  run            run the daemon (role from the configuration)
-  status         show the running daemon's state and counters
-  bindings       show the home agent's bindings, the foreign agent's visitors or the proxy's clients
-  proxy-key      print the MN-HA key a proxy derives for --nai from the master key read on
-                 standard input (for the home agent's mobile_node section)
-  check-config   validate the configuration file and exit
-  schema         print the configuration schema (--json)
-  version        print the version
-
-common options:
-  --config PATH  configuration file (default /etc/config/mip4d)
-  --socket PATH  control socket (default from the configuration, else /var/run/mip4d.sock)
-  --json         machine-readable output (status, bindings, schema)
-`
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
+// run parses the global flags, the command and its flags, and runs it;
+// the result is the exit status (2 for a usage error).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+	o := &options{config: config.DefaultPath}
+
+	// Global flags before the command (mip4d -c CONF status), and the
+	// spellings of help, version and man that come without a command.
+	gfs := newFlagSet("mip4d", globalFlags, o)
+	help := gfs.Bool("help", false, "")
+	gfs.BoolVar(help, "h", false, "")
+	ver := gfs.Bool("version", false, "")
+	gfs.BoolVar(ver, "v", false, "")
+	man := gfs.Bool("man", false, "")
+	if err := gfs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "mip4d: %v\n\n%s", err, overview())
 		return 2
 	}
-	cmd, args := args[0], args[1:]
-	fs := flag.NewFlagSet("mip4d "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", config.DefaultPath, "configuration file")
-	sock := fs.String("socket", "", "control socket")
-	asJSON := fs.Bool("json", false, "JSON output")
-	nai := fs.String("nai", "", "the client's NAI (proxy-key)")
-	if err := fs.Parse(args); err != nil {
+	args = gfs.Args()
+	switch {
+	case *help:
+		args = append([]string{"help"}, args...)
+	case *ver:
+		args = []string{"version"}
+	case *man:
+		args = append([]string{"man"}, args...)
+	case len(args) == 0:
+		fmt.Fprint(stderr, overview())
 		return 2
 	}
-	switch cmd {
-	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "mip4d %s\n", version)
-		return 0
-	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
-		return 0
-	case "schema":
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(config.Schema); err != nil {
-			fmt.Fprintln(stderr, "mip4d:", err)
-			return 1
-		}
-		return 0
-	case "proxy-key":
-		// The master key comes on standard input, not the command line,
-		// where other users could read it in the process list.
-		if *nai == "" {
-			fmt.Fprintln(stderr, "mip4d proxy-key: --nai is required; the master key is read from standard input")
-			return 2
-		}
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			fmt.Fprintln(stderr, "mip4d proxy-key:", err)
-			return 1
-		}
-		master, err := config.ParseKey(strings.TrimRight(line, "\r\n"))
-		if err != nil {
-			fmt.Fprintln(stderr, "mip4d proxy-key: master key:", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "0x%x\n", proxy.DeriveKey(master, *nai))
-		return 0
-	case "check-config":
-		c, err := config.Load(*cfgPath)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		if err := c.CheckPermissions(); err != nil {
-			fmt.Fprintln(stderr, "mip4d: warning:", err)
-		}
-		fmt.Fprintf(stdout, "%s: OK (role %s)\n", *cfgPath, c.Role)
-		return 0
-	case "status", "bindings":
-		path := *sock
-		if path == "" {
-			path = control.DefaultSocket
-			if c, err := config.Load(*cfgPath); err == nil {
-				path = c.ControlSocket
-			}
-		}
-		res, err := control.Call(path, cmd)
-		if err != nil {
-			fmt.Fprintln(stderr, "mip4d:", err)
-			return 1
-		}
-		if *asJSON {
-			stdout.Write(append(res, '\n'))
-			return 0
-		}
-		if err := daemon.PrintText(stdout, cmd, res); err != nil {
-			fmt.Fprintln(stderr, "mip4d:", err)
-			return 1
-		}
-		return 0
-	case "run":
-		c, err := config.Load(*cfgPath)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		if err := c.CheckPermissions(); err != nil {
-			fmt.Fprintln(stderr, "mip4d:", err)
-			return 1
-		}
-		if *sock != "" {
-			c.ControlSocket = *sock
-		}
-		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		defer stop()
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		log.Info("mip4d starting", "version", version, "role", c.Role, "config", c.Path)
-		err = daemon.Run(ctx, c, daemon.Options{Log: log, Reload: hup, ConfigPath: *cfgPath, Version: version})
-		if err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("mip4d stopped", "err", err)
-			return 1
-		}
-		log.Info("mip4d stopped")
+	c := lookup(args[0])
+	if c == nil {
+		fmt.Fprintf(stderr, "mip4d: unknown command %q\n\n%s", args[0], overview())
+		return 2
+	}
+	fs := newFlagSet("mip4d "+c.Name, c.Flags, o)
+	chelp := fs.Bool("help", false, "")
+	fs.BoolVar(chelp, "h", false, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(stderr, c, err.Error())
+	}
+	if *chelp {
+		fmt.Fprint(stdout, commandHelp(c))
 		return 0
 	}
-	fmt.Fprintf(stderr, "mip4d: unknown command %q\n\n%s", cmd, usage)
+	ops := fs.Args()
+	switch {
+	case len(ops) < c.MinArgs:
+		return usageError(stderr, c, "missing operand")
+	case c.MaxArgs >= 0 && len(ops) > c.MaxArgs:
+		if strings.HasPrefix(ops[c.MaxArgs], "-") {
+			return usageError(stderr, c, fmt.Sprintf("flag %s after the operands", ops[c.MaxArgs]))
+		}
+		return usageError(stderr, c, fmt.Sprintf("unexpected operand %q", ops[c.MaxArgs]))
+	}
+	return c.Run(&env{cmd: c, o: o, args: ops, stdin: stdin, stdout: stdout, stderr: stderr})
+}
+
+// newFlagSet is a flag set with defs bound to o (and their short forms),
+// which reports errors to its caller instead of printing Go's usage.
+func newFlagSet(name string, defs []flagDef, o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for _, d := range defs {
+		d.bind(fs, d.Name, o)
+		if d.Short != "" {
+			d.bind(fs, d.Short, o)
+		}
+	}
+	return fs
+}
+
+// usageError reports a command line mistake: what is wrong, the command's
+// synopsis, and where its help is; exit status 2.
+func usageError(w io.Writer, c *command, msg string) int {
+	fmt.Fprintf(w, "mip4d %s: %s\nusage: %s\nRun 'mip4d help %s' for its flags and examples.\n", c.Name, msg, synopsis(c), c.Name)
 	return 2
 }

@@ -332,7 +332,8 @@ func TestLiveStatus(t *testing.T) {
 			}
 		}
 		summary := tableRows(dom, "mip4d-summary")
-		if !hasRow(summary, "Role", "Home agent") || !hasRow(summary, "Bindings", "1") {
+		if !hasRow(summary, "Role", "Home agent") || !hasRow(summary, "Bindings", "1") ||
+			!slices.ContainsFunc(summary, func(r []string) bool { return r[0] == "Last error" }) {
 			t.Errorf("summary rows %v", summary)
 		}
 		// Which data plane runs, as the daemon says (issue 9); with the
@@ -428,6 +429,25 @@ func TestLiveStatusHotspots(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStatusLastError: the status page's summary shows the daemon's last
+// error with its detail, and "none" when the status has none.
+func TestStatusLastError(t *testing.T) {
+	status := `{"role":"ha","version":"dev","uptime":5,"dataplane":{"mode":"userspace","configured":"auto"},` +
+		`"ha":{"address":"198.51.100.1","bindings":0},` +
+		`"last_error":{"time":"2026-12-06T10:00:00Z","level":"ERROR","msg":"data plane refused a binding","detail":"err=\"no room\""}}`
+	dom := renderStatus(t, status, `{"running":true,"bindings":[]}`, "status-last-error.png")
+	summary := tableRows(dom, "mip4d-summary")
+	if !slices.ContainsFunc(summary, func(r []string) bool {
+		return len(r) == 2 && r[0] == "Last error" && strings.Contains(r[1], "data plane refused a binding") && strings.Contains(r[1], "no room")
+	}) {
+		t.Errorf("summary rows %v", summary)
+	}
+	dom = renderStatus(t, `{"role":"ha","version":"dev","uptime":5}`, `{"running":true,"bindings":[]}`, "status-no-error.png")
+	if summary := tableRows(dom, "mip4d-summary"); !hasRow(summary, "Last error", "none") {
+		t.Errorf("without last_error: summary rows %v", summary)
+	}
 }
 
 // hotspotPage renders the status page of the daemon at socket from the

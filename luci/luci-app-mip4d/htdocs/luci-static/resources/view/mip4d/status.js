@@ -68,6 +68,12 @@ function summary(st) {
 		rows.push([_('Data plane'), dp.mode === 'bpf'
 			? _('kernel (BPF) on %s').replace('%s', ((dp.bpf || {}).interfaces || []).join(', '))
 			: _('userspace') + (dp.mode_reason ? ' (' + dp.mode_reason + ')' : '')]);
+	// The last error the daemon logged (socket, netlink, data plane, state
+	// file; a denied registration is not one), with its time.
+	var le = st.last_error;
+	rows.push([_('Last error'), le
+		? (le.time ? new Date(le.time).toLocaleString() + ': ' : '') + le.msg + (le.detail ? ' (' + le.detail + ')' : '')
+		: _('none')]);
 	var ha = st.ha;
 	if (ha) {
 		rows.push([_('Home agent address'), ha.address]);
