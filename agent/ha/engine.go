@@ -45,12 +45,19 @@ type Engine struct {
 	revoke   *revoker
 	expiries expiries
 	count    int // bindings held, all home addresses together
+	// changed are the nodes whose state changed since TakeChanges, when
+	// TrackChanges is on (replication to a standby); nil otherwise.
+	changed  map[*mobileNode]struct{}
 	Counters Counters
 }
 
 type mobileNode struct {
 	cfg    MobileNode
 	replay auth.ReplayState
+	// lastID and updated are the Identification and time of the last
+	// accepted request (the split-brain merge rule, sync.go).
+	lastID  uint64
+	updated time.Time
 }
 
 // New returns an engine for cfg. sas must hold the FA-HA associations with
@@ -64,13 +71,15 @@ func New(cfg Config, sas *auth.Store, rand io.Reader) (*Engine, error) {
 	if sas == nil {
 		sas = auth.NewStore()
 	}
-	return &Engine{
+	e := &Engine{
 		cfg: cfg, sas: sas, rand: rand,
 		byNAI: map[string]*mobileNode{}, byAddr: map[netip.Addr]*mobileNode{},
 		bindings: map[netip.Addr][]*Binding{},
 		pool:     newPool(cfg.Pool, time.Duration(cfg.PoolHold)*time.Second),
 		revoke:   newRevoker(),
-	}, nil
+	}
+	e.pool.reclaimed = func(nai string) { e.touch(e.byNAI[nai]) }
+	return e, nil
 }
 
 // Config returns the engine's configuration.
@@ -302,6 +311,7 @@ func (e *Engine) decide(r *reqInfo) Result {
 				return e.deny(r, wire.CodeHAInsufficient)
 			}
 			hoa = a
+			e.touch(r.mn)
 		}
 	case r.mn.cfg.HomeAddr.IsValid():
 		if hoa != r.mn.cfg.HomeAddr {
@@ -407,6 +417,8 @@ func (e *Engine) decide(r *reqInfo) Result {
 		return e.deny(r, wire.CodeHATooManyBindings)
 	}
 	r.mn.replay.Accept(r.sa, v.ID())
+	r.mn.lastID, r.mn.updated = v.ID(), r.now
+	e.touch(r.mn)
 	var next []*Binding
 	for i, old := range existing {
 		switch {
@@ -450,6 +462,8 @@ func (e *Engine) deregister(r *reqInfo, hoa netip.Addr) Result {
 	}
 	e.setBindings(hoa, keep, r.now)
 	r.mn.replay.Accept(r.sa, r.v.ID())
+	r.mn.lastID, r.mn.updated = r.v.ID(), r.now
+	e.touch(r.mn)
 	e.Counters.Deregistered.Add(1)
 	res := e.reply(r, wire.CodeAccepted, hoa, 0, nil)
 	res.Events = events
@@ -501,7 +515,11 @@ func (e *Engine) reply(r *reqInfo, code wire.Code, hoa netip.Addr, lifetime uint
 	v := r.v
 	id := v.ID()
 	if r.mn != nil && r.sa != nil {
+		nonce := r.mn.replay.Nonce
 		id = r.mn.replay.ReplyID(r.sa, v.ID(), code != wire.CodeHAIDMismatch, r.now, e.rand)
+		if r.mn.replay.Nonce != nonce {
+			e.touch(r.mn) // §5.7.2: the next request must carry the new nonce
+		}
 	}
 	ha := v.HomeAgent()
 	if ha != e.cfg.Addr {

@@ -70,6 +70,7 @@ func (e *Engine) Expire(now time.Time) []Event {
 			}
 			events = append(events, Event{Kind: BindingRemoved, Binding: *b, Reason: "expired"})
 			e.Counters.Expired.Add(1)
+			e.touchAddr(x.hoa)
 			e.setBindings(x.hoa, append(bs[:i:i], bs[i+1:]...), now)
 			break
 		}

@@ -16,6 +16,8 @@ type pool struct {
 	byNAI       map[string]*lease
 	byAddr      map[uint32]*lease
 	cursor      uint32
+	// reclaimed is told of an NAI whose held address went to another.
+	reclaimed func(nai string)
 }
 
 type lease struct {
@@ -89,6 +91,9 @@ func (p *pool) acquire(nai string, now time.Time) (netip.Addr, bool) {
 				continue
 			}
 			delete(p.byNAI, l.nai) // the hold ran out: reclaim
+			if p.reclaimed != nil {
+				p.reclaimed(l.nai)
+			}
 		}
 		l := &lease{nai: nai, addr: v}
 		p.byNAI[nai], p.byAddr[v] = l, l

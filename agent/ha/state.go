@@ -32,6 +32,10 @@ type State struct {
 type ReplayRec struct {
 	Last  uint64 `json:"last_id,omitempty"`
 	Nonce uint32 `json:"nonce,omitempty"`
+	// Accepted and Updated are the Identification and time of the last
+	// accepted request (the replication merge rule, sync.go).
+	Accepted uint64    `json:"accepted_id,omitempty"`
+	Updated  time.Time `json:"updated,omitzero"`
 }
 
 // PoolLease is one pool assignment.
@@ -45,8 +49,9 @@ type PoolLease struct {
 func (e *Engine) State(now time.Time) State {
 	st := State{Version: StateVersion, Saved: now, Bindings: e.Bindings(), Replay: map[string]ReplayRec{}}
 	for _, mn := range e.mobileNodes() {
-		if mn.replay != (auth.ReplayState{}) {
-			st.Replay[mn.cfg.peer().String()] = ReplayRec{Last: mn.replay.Last, Nonce: mn.replay.Nonce}
+		if mn.replay != (auth.ReplayState{}) || mn.lastID != 0 || !mn.updated.IsZero() {
+			st.Replay[mn.cfg.peer().String()] = ReplayRec{Last: mn.replay.Last, Nonce: mn.replay.Nonce,
+				Accepted: mn.lastID, Updated: mn.updated}
 		}
 	}
 	for nai, l := range e.pool.byNAI {
@@ -88,6 +93,7 @@ func (e *Engine) Restore(st State, now time.Time) ([]Event, int, error) {
 		}
 		if mn != nil {
 			mn.replay = auth.ReplayState{Last: r.Last, Nonce: r.Nonce}
+			mn.lastID, mn.updated = r.Accepted, r.Updated
 		}
 	}
 	for _, l := range st.Pool {
