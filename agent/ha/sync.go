@@ -281,7 +281,7 @@ func (e *Engine) ApplyNode(ns NodeState, peerActive bool, now time.Time) ([]Even
 		switch {
 		case i < 0:
 			events = append(events, Event{Kind: BindingAdded, Binding: *b})
-		case *existing[i] == *b:
+		case sameBinding(existing[i], b):
 			continue
 		case existing[i].Endpoint != b.Endpoint || existing[i].Encap != b.Encap || existing[i].UDP != b.UDP ||
 			existing[i].GREKey != b.GREKey || existing[i].ReverseTunnel != b.ReverseTunnel:
@@ -315,4 +315,15 @@ func (e *Engine) DataPlaneEvents(remove bool, reason string) []Event {
 		}
 	}
 	return evs
+}
+
+// sameBinding compares two bindings, times by instant (a decoded time has
+// no monotonic reading and may have another location).
+func sameBinding(a, b *Binding) bool {
+	x, y := *a, *b
+	if !x.Registered.Equal(y.Registered) || !x.Expires.Equal(y.Expires) {
+		return false
+	}
+	x.Registered, x.Expires, y.Registered, y.Expires = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return x == y
 }
