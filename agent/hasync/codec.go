@@ -324,10 +324,10 @@ func (r *reader) take(n int) []byte {
 	r.b = r.b[n:]
 	return v
 }
-func (r *reader) u8() byte     { return r.take(1)[0] }
-func (r *reader) u16() uint16  { return binary.BigEndian.Uint16(r.take(2)) }
-func (r *reader) u32() uint32  { return binary.BigEndian.Uint32(r.take(4)) }
-func (r *reader) u64() uint64  { return binary.BigEndian.Uint64(r.take(8)) }
+func (r *reader) u8() byte    { return r.take(1)[0] }
+func (r *reader) u16() uint16 { return binary.BigEndian.Uint16(r.take(2)) }
+func (r *reader) u32() uint32 { return binary.BigEndian.Uint32(r.take(4)) }
+func (r *reader) u64() uint64 { return binary.BigEndian.Uint64(r.take(8)) }
 func (r *reader) addr() netip.Addr {
 	return netip.AddrFrom4([4]byte(r.take(4)))
 }
