@@ -101,6 +101,19 @@ type HA struct {
 	MTU         int
 	MobileNodes []ha.MobileNode
 	Peers       []Peer
+	// Redundancy is set with an ha_peer section.
+	Redundancy *Redundancy
+}
+
+// Redundancy is the replication to the other home agent of a redundant
+// pair (package hasync).
+type Redundancy struct {
+	// Role is the role at the first start: "master" or "backup".
+	Role  string
+	Peer  netip.AddrPort
+	Local netip.AddrPort
+	// Key is the HMAC-SHA256 key; never logged.
+	Key auth.Secret
 }
 
 // Peer is an FA-HA security association.
@@ -394,7 +407,48 @@ func buildHA(f *uci.File) (*HA, error) {
 		}
 		h.Peers = append(h.Peers, p)
 	}
+	rd, err := buildRedundancy(f, s, h)
+	if err != nil {
+		return nil, err
+	}
+	h.Redundancy = rd
 	return h, nil
+}
+
+// buildRedundancy reads the ha_peer section and redundancy_role.
+func buildRedundancy(f *uci.File, hs *uci.Section, h *HA) (*Redundancy, error) {
+	hr := &reader{f: f, s: hs, spec: section("homeagent")}
+	role := hr.get("redundancy_role")
+	peers := f.SectionsOfType("ha_peer")
+	switch {
+	case len(peers) == 0 && role != "":
+		return nil, f.Errorf(hr.line("redundancy_role"), "option redundancy_role: needs an ha_peer section (the other home agent of the pair)")
+	case len(peers) == 0:
+		return nil, nil
+	case len(peers) > 1:
+		return nil, f.Errorf(peers[1].Line, "ha_peer: only one peer is supported (a pair of home agents)")
+	}
+	if role == "" {
+		role = "backup"
+	}
+	ps := peers[0]
+	r := &reader{f: f, s: ps, spec: section("ha_peer")}
+	port := uint16(r.uint("port"))
+	rd := &Redundancy{Role: role, Peer: netip.AddrPortFrom(r.addr("address"), port), Local: netip.AddrPortFrom(r.addr("local_address"), port)}
+	v := strings.TrimPrefix(r.get("key"), "0x")
+	k, err := hex.DecodeString(v)
+	switch {
+	case err != nil:
+		return nil, f.Errorf(r.line("key"), "option key: the peer key must be hex digits (an even number of them)")
+	case len(k) < 32:
+		return nil, f.Errorf(r.line("key"), "option key: the peer key must be at least 32 bytes (64 hex digits); this one has %d", len(k))
+	case rd.Peer.Addr() == rd.Local.Addr():
+		return nil, f.Errorf(ps.Line, "ha_peer: address and local_address must differ")
+	case rd.Local.Addr() == h.Engine.Addr || rd.Peer.Addr() == h.Engine.Addr:
+		return nil, f.Errorf(ps.Line, "ha_peer: address and local_address are the home agents' own addresses; %v (homeagent option address) is the virtual address keepalived moves between them", h.Engine.Addr)
+	}
+	rd.Key = k
+	return rd, nil
 }
 
 func buildFA(f *uci.File) (*FA, error) {

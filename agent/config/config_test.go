@@ -208,3 +208,59 @@ func TestSchemaConsistent(t *testing.T) {
 		}
 	}
 }
+
+// TestRedundancy: the ha_peer section and redundancy_role, and the
+// mistakes check-config names (the key never appears in a message).
+func TestRedundancy(t *testing.T) {
+	const base = "config mip4d 'globals'\n\toption role 'ha'\n" +
+		"config homeagent 'homeagent'\n\toption address '198.51.100.10'\n\toption home_network '10.10.0.0/16'\n"
+	key := strings.Repeat("ab", 32)
+	peer := func(opts string) string {
+		return "config ha_peer 'peer'\n\toption address '198.51.100.12'\n\toption local_address '198.51.100.11'\n" + opts
+	}
+	f, _ := uci.Parse("mip4d", []byte(base+peer("\toption key '"+key+"'\n")))
+	c, err := FromUCI(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := c.HA.Redundancy
+	if rd == nil || rd.Role != "backup" || rd.Peer != netip.MustParseAddrPort("198.51.100.12:4340") ||
+		rd.Local != netip.MustParseAddrPort("198.51.100.11:4340") || len(rd.Key) != 32 || !c.HasSecrets {
+		t.Fatalf("redundancy %+v", rd)
+	}
+	f, _ = uci.Parse("mip4d", []byte(base+"\toption redundancy_role 'master'\n"+peer("\toption key '0x"+key+"'\n\toption port '5000'\n")))
+	if c, err = FromUCI(f); err != nil || c.HA.Redundancy.Role != "master" || c.HA.Redundancy.Peer.Port() != 5000 {
+		t.Fatalf("master on port 5000: %v %+v", err, c)
+	}
+	f, _ = uci.Parse("mip4d", []byte(base))
+	if c, err = FromUCI(f); err != nil || c.HA.Redundancy != nil {
+		t.Fatalf("without a peer: %v", err)
+	}
+	short := strings.Repeat("cd", 31)
+	for _, tc := range []struct{ name, text, want string }{
+		{"short key", base + peer("\toption key '"+short+"'\n"), "mip4d:9: option key: the peer key must be at least 32 bytes (64 hex digits); this one has 31"},
+		{"text key", base + peer("\toption key 'not hex at all, not hex at all, not hex at all!!'\n"), "mip4d:9: option key: the peer key must be hex digits"},
+		{"no key", base + peer(""), "mip4d:6: ha_peer section: option key is required"},
+		{"role without peer", base + "\toption redundancy_role 'master'\n", "mip4d:6: option redundancy_role: needs an ha_peer section"},
+		{"bad role", base + "\toption redundancy_role 'primary'\n", "mip4d:6: option redundancy_role: \"primary\" is not one of master, backup"},
+		{"peer is the VIP", base + "config ha_peer\n\toption address '198.51.100.10'\n\toption local_address '198.51.100.11'\n\toption key '" + key + "'\n",
+			"mip4d:6: ha_peer: address and local_address are the home agents' own addresses; 198.51.100.10 (homeagent option address) is the virtual address"},
+		{"same addresses", base + "config ha_peer\n\toption address '198.51.100.11'\n\toption local_address '198.51.100.11'\n\toption key '" + key + "'\n",
+			"mip4d:6: ha_peer: address and local_address must differ"},
+		{"two peers", base + peer("\toption key '"+key+"'\n") + "config ha_peer\n\toption address '198.51.100.13'\n\toption local_address '198.51.100.11'\n\toption key '" + key + "'\n",
+			"mip4d:10: ha_peer: only one peer is supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := uci.Parse("mip4d", []byte(tc.text))
+			if err == nil {
+				_, err = FromUCI(f)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v\nwant …%s…", err, tc.want)
+			}
+			if strings.Contains(err.Error(), key) || strings.Contains(err.Error(), short) {
+				t.Fatal("the key is in the message")
+			}
+		})
+	}
+}

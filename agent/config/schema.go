@@ -119,6 +119,14 @@ var Schema = []Section{
 			{Name: "pool_start", Type: TIP4Addr, Help: "first home address handed out by NAI (RFC 2794)"},
 			{Name: "pool_end", Type: TIP4Addr, Help: "last home address of the pool"},
 			{Name: "pool_hold", Type: TUInt, Default: "3600", Help: "seconds a released pool address stays reserved for its NAI"},
+			{Name: "redundancy_role", Type: TString, Values: []string{"master", "backup"}, Help: "with an ha_peer section: the role at the first start, until keepalived says otherwise (mip4d ha-role); later starts resume the last role told, kept in run_dir. Default backup"},
+		}},
+	{Type: "ha_peer", Roles: []string{RoleHA}, Help: "the other home agent of a redundant pair (keepalived/VRRP moves option address, the virtual address, between them): bindings, pool leases and replay state are replicated to it over TCP, authenticated with HMAC-SHA256",
+		Options: []Option{
+			{Name: "address", Type: TIP4Addr, Required: true, Help: "the peer's own replication address (not the virtual address)"},
+			{Name: "local_address", Type: TIP4Addr, Required: true, Help: "this home agent's own replication address (not the virtual address): it listens there, and the lower of the two addresses connects"},
+			{Name: "port", Type: TPort, Default: "4340", Help: "TCP port of the replication, on both"},
+			{Name: "key", Type: TString, Required: true, Secret: true, Help: "HMAC-SHA256 key shared by the pair: at least 32 bytes as hex digits (64 or more, 0x optional); head -c 32 /dev/urandom | hexdump -ve '1/1 \"%02x\"' makes one"},
 		}},
 	{Type: "mobile_node", Roles: []string{RoleHA, RoleFA}, Help: "a mobile node and the security association this agent shares with it: MN-HA on a home agent (which serves it), MN-FA on a foreign agent (RFC 5944 §3.7.2.1: requests without it are then denied)",
 		Options: concat([]Option{
