@@ -26,7 +26,9 @@ func benchEngine(tb testing.TB, sas []*auth.SA) *ha.Engine {
 	return e
 }
 
-func benchHoA(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
+func benchHoA(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+}
 
 // requests signs count registrations of the nodes in turn, the k-th
 // stamped base + k µs.
