@@ -3,7 +3,7 @@
 // connection. `mip4d status`, `mip4d bindings` and the LuCI rpcd plugin
 // are its clients.
 //
-// Request:  {"command": "status"}
+// Request:  {"command": "status"}  or  {"command": "ha-role", "args": ["master"]}
 // Response: {"ok": true, "result": {...}}  or  {"ok": false, "error": "..."}
 package control
 
@@ -25,7 +25,8 @@ const DefaultSocket = "/var/run/mip4d.sock"
 
 // Request is a control request.
 type Request struct {
-	Command string `json:"command"`
+	Command string   `json:"command"`
+	Args    []string `json:"args,omitempty"`
 }
 
 // Response is a control response.
@@ -39,20 +40,33 @@ type Response struct {
 // result.
 type Handler func(ctx context.Context) (any, error)
 
+// ArgsHandler answers a command that takes operands.
+type ArgsHandler func(ctx context.Context, args []string) (any, error)
+
 // Server serves the control socket.
 type Server struct {
 	mu       sync.Mutex
-	handlers map[string]Handler
+	handlers map[string]ArgsHandler
 	ln       net.Listener
 	path     string
 	wg       sync.WaitGroup
 }
 
 // NewServer returns a server with no commands.
-func NewServer() *Server { return &Server{handlers: map[string]Handler{}} }
+func NewServer() *Server { return &Server{handlers: map[string]ArgsHandler{}} }
 
-// Handle registers the handler of a command.
+// Handle registers the handler of a command without operands.
 func (s *Server) Handle(cmd string, h Handler) {
+	s.HandleArgs(cmd, func(ctx context.Context, args []string) (any, error) {
+		if len(args) > 0 {
+			return nil, fmt.Errorf("%s takes no operands", cmd)
+		}
+		return h(ctx)
+	})
+}
+
+// HandleArgs registers the handler of a command with operands.
+func (s *Server) HandleArgs(cmd string, h ArgsHandler) {
 	s.mu.Lock()
 	s.handlers[cmd] = h
 	s.mu.Unlock()
@@ -124,7 +138,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		writeResp(c, Response{Error: fmt.Sprintf("unknown command %q", req.Command)})
 		return
 	}
-	v, err := h(ctx)
+	v, err := h(ctx, req.Args)
 	if err != nil {
 		writeResp(c, Response{Error: err.Error()})
 		return
@@ -139,8 +153,9 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 
 func writeResp(w io.Writer, r Response) { _ = json.NewEncoder(w).Encode(r) }
 
-// Call sends cmd to the daemon at path and returns the result.
-func Call(path, cmd string) (json.RawMessage, error) {
+// Call sends cmd (with its operands, if any) to the daemon at path and
+// returns the result.
+func Call(path, cmd string, args ...string) (json.RawMessage, error) {
 	c, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
@@ -150,7 +165,7 @@ func Call(path, cmd string) (json.RawMessage, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := json.NewEncoder(c).Encode(Request{Command: cmd}); err != nil {
+	if err := json.NewEncoder(c).Encode(Request{Command: cmd, Args: args}); err != nil {
 		return nil, err
 	}
 	var r Response

@@ -15,6 +15,7 @@ func TestRoundTrip(t *testing.T) {
 	s := NewServer()
 	s.Handle("status", func(context.Context) (any, error) { return map[string]int{"bindings": 3}, nil })
 	s.Handle("broken", func(context.Context) (any, error) { return nil, errors.New("engine stopped") })
+	s.HandleArgs("echo", func(_ context.Context, args []string) (any, error) { return args, nil })
 	if err := s.Listen(path); err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +37,12 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if _, err := Call(path, "broken"); err == nil || err.Error() != "engine stopped" {
 		t.Fatalf("handler error: %v", err)
+	}
+	if res, err := Call(path, "echo", "INSTANCE", "VI_1", "MASTER"); err != nil || string(res) != `["INSTANCE","VI_1","MASTER"]` {
+		t.Fatalf("operands: %s %v", res, err)
+	}
+	if _, err := Call(path, "status", "extra"); err == nil || !strings.Contains(err.Error(), "takes no operands") {
+		t.Fatalf("operands to a command without: %v", err)
 	}
 	if _, err := Call(path, "nope"); err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Fatalf("unknown command: %v", err)
