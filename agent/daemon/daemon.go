@@ -20,6 +20,7 @@ import (
 
 	"github.com/mip4d/mip4d/agent/config"
 	"github.com/mip4d/mip4d/agent/control"
+	"github.com/mip4d/mip4d/agent/hasync"
 )
 
 // Options are the daemon's run-time settings that do not come from the
@@ -30,7 +31,10 @@ type Options struct {
 	// change without dropping bindings.
 	Reload     <-chan os.Signal
 	ConfigPath string
-	Version    string
+	// HARole delivers the roles SIGUSR1 (master) and SIGUSR2 (backup)
+	// tell a home agent of a redundant pair.
+	HARole  <-chan hasync.Role
+	Version string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 

@@ -17,6 +17,7 @@ import (
 	"github.com/mip4d/mip4d/agent/control"
 	"github.com/mip4d/mip4d/agent/dataplane"
 	"github.com/mip4d/mip4d/agent/ha"
+	"github.com/mip4d/mip4d/agent/hasync"
 	"github.com/mip4d/mip4d/agent/netconf"
 	"github.com/mip4d/mip4d/agent/wire"
 )
@@ -42,6 +43,8 @@ type haRunner struct {
 	saved   time.Time
 	dirty   bool
 	rl      *rateLog
+	// red is the redundant pair (nil without an ha_peer section).
+	red *redundancy
 }
 
 // newHAEngine builds an engine from the configuration.
@@ -73,6 +76,18 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	}
 	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
+	}
+	var redEvents chan hasync.LinkEvent
+	var redWake chan struct{}
+	var redErr chan error
+	var redTick <-chan time.Time
+	if h.Redundancy != nil {
+		r.red = newRedundancy(c, o.now(), r.log)
+		r.eng.TrackChanges(true)
+		redEvents, redWake, redErr = r.red.events, r.red.wake, r.red.linkErr
+		t := time.NewTicker(hasync.Heartbeat / 2)
+		defer t.Stop()
+		redTick = t.C
 	}
 	if err := netconf.Sysctl("net.ipv4.ip_forward", "1"); err != nil {
 		r.log.Warn("cannot enable IPv4 forwarding; reverse-tunnelled traffic will not be routed", "err", err)
@@ -147,6 +162,15 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		err := l.do(ctx, func() { s = r.status() })
 		return s, err
 	})
+	srv.HandleArgs("ha-role", func(ctx context.Context, args []string) (any, error) {
+		var res any
+		var rerr error
+		err := l.do(ctx, func() { res, rerr = r.roleCommand(args); r.replicate() })
+		if err != nil {
+			return nil, err
+		}
+		return res, rerr
+	})
 	srv.Handle("bindings", func(ctx context.Context) (any, error) {
 		var rows []BindingRow
 		err := l.do(ctx, func() {
@@ -162,6 +186,10 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	go func() { planeErr <- r.plane.Run(ctx) }()
 	r.log.Info("home agent running", "address", h.Engine.Addr, "home_network", h.Engine.HomeNet,
 		"mobile_nodes", len(h.MobileNodes), "peers", len(h.Peers), "tun", h.Interface, "tun_mtu", tun.MTU())
+	if r.red != nil {
+		r.log.Info("redundancy", "role", r.red.role, "peer", r.red.cfg.Peer, "local", r.red.cfg.Local)
+		r.red.start(ctx)
+	}
 
 	timer := time.NewTimer(time.Hour)
 	saveT := time.NewTimer(time.Hour)
@@ -201,13 +229,34 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		case <-o.Reload:
 			r.reload()
 			timerAt(saveT, o.now().Add(saveDelay), o.now())
+		case ev := <-redEvents:
+			if r.linkEvent(ev) {
+				timerAt(saveT, o.now().Add(saveDelay), o.now())
+			}
+		case <-redWake:
+		case <-redTick:
+			r.tick()
+		case err := <-redErr:
+			r.save()
+			return err
+		case s := <-o.HARole:
+			if r.red != nil {
+				r.setRole(s, "signal")
+			}
 		}
+		r.replicate()
 	}
 }
 
 // control handles one message from the UDP port; it reports whether the
 // bindings changed.
 func (r *haRunner) control(m dataplane.ControlMessage) bool {
+	if !r.active() {
+		// A standby answers nothing: the active does (and when the
+		// virtual address is here, keepalived has made this one active).
+		r.red.standbyDropped.Add(1)
+		return false
+	}
 	if len(m.Data) == 0 {
 		m.Data = []byte{0} // an empty datagram: let the engine count it
 	}
@@ -253,15 +302,20 @@ func (r *haRunner) send(p ha.Packet) {
 
 // apply pushes binding changes to the data plane and, with a real home
 // link, to proxy ARP (RFC 5944 §4.6).
+// A standby only records them (its state file) and logs them at debug
+// level: it installs nothing until it becomes active.
 func (r *haRunner) apply(evs []ha.Event) {
 	if len(evs) == 0 {
 		return
 	}
 	r.dirty = true
-	if err := r.plane.Apply(evs...); err != nil {
-		r.log.Error("data plane refused a binding", "err", err)
+	if !r.active() {
+		for _, ev := range evs {
+			r.log.Debug("standby binding "+ev.Kind.String(), "home", ev.Binding.HomeAddr, "care_of", ev.Binding.CareOf, "reason", ev.Reason)
+		}
+		return
 	}
-	r.accel.apply(bpfplane.HAChanges(r.c.HA.Engine.Addr, evs))
+	r.applyPlane(evs)
 	link := r.c.HA.HomeLink
 	for _, ev := range evs {
 		b := ev.Binding
@@ -279,6 +333,14 @@ func (r *haRunner) apply(evs []ha.Event) {
 			}
 		}
 	}
+}
+
+// applyPlane pushes binding changes to the userspace and kernel planes.
+func (r *haRunner) applyPlane(evs []ha.Event) {
+	if err := r.plane.Apply(evs...); err != nil {
+		r.log.Error("data plane refused a binding", "err", err)
+	}
+	r.accel.apply(bpfplane.HAChanges(r.c.HA.Engine.Addr, evs))
 }
 
 // intercept starts (or stops) capturing a home address on the home link:
@@ -347,11 +409,17 @@ func (r *haRunner) reload() {
 		r.log.Error("reload: role, addresses, interfaces, MTU or GRE changed; restart mip4d to apply")
 		return
 	}
+	if (old.Redundancy == nil) != (nw.Redundancy == nil) || old.Redundancy != nil &&
+		(old.Redundancy.Peer != nw.Redundancy.Peer || old.Redundancy.Local != nw.Redundancy.Local || string(old.Redundancy.Key) != string(nw.Redundancy.Key)) {
+		r.log.Error("reload: the ha_peer section changed; restart mip4d to apply")
+		return
+	}
 	eng, err := newHAEngine(nw)
 	if err != nil {
 		r.log.Error("reload: configuration rejected; keeping the running one", "err", err)
 		return
 	}
+	eng.TrackChanges(r.red != nil)
 	now := r.o.now()
 	before := r.eng.Bindings()
 	evs, dropped, err := eng.Restore(r.eng.State(now), now)
@@ -386,6 +454,7 @@ func (r *haRunner) status() Status {
 		Counters: e.Counters.Snapshot(), StateFile: r.state, StateSaved: r.saved}
 	s.HA.PoolSize, s.HA.PoolUsed = e.PoolUsage()
 	s.DataPlane = r.accel.status(r.plane.Stats())
+	s.Redundancy = r.redundancyStatus()
 	return r.o.withEvents(s)
 }
 
@@ -394,7 +463,7 @@ func bindingRows(bs []ha.Binding, now time.Time) []BindingRow {
 	for _, b := range bs {
 		rows = append(rows, BindingRow{HomeAddr: b.HomeAddr, CareOf: b.CareOf, NAI: b.NAI, Endpoint: b.Endpoint,
 			Tunnel: tunnelName(b), ReverseTunnel: b.ReverseTunnel, FA: b.FA, Lifetime: b.Lifetime,
-			Remaining: b.Remaining(now), Registered: b.Registered})
+			Remaining: b.Remaining(now), Registered: b.Registered, ID: b.ID})
 	}
 	return rows
 }

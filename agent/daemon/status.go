@@ -26,6 +26,9 @@ type Status struct {
 	FA        *FAStatus       `json:"fa,omitempty"`
 	Proxy     *ProxyStatus    `json:"proxy,omitempty"`
 	DataPlane json.RawMessage `json:"dataplane,omitempty"`
+	// Redundancy is a home agent's side of a redundant pair (an ha_peer
+	// section): its role, the replication link, lag and counters.
+	Redundancy *RedundancyStatus `json:"redundancy,omitempty"`
 	// LastError is the last error the daemon logged (a socket, netlink,
 	// data plane or state file failure; a denied registration is not
 	// one), absent when there was none since it started; LogEvents are
@@ -96,6 +99,9 @@ type BindingRow struct {
 	Lifetime      uint16         `json:"lifetime"`
 	Remaining     uint16         `json:"remaining"`
 	Registered    time.Time      `json:"registered"`
+	// ID is the Identification of the accepted registration (RFC 5944
+	// §5.7), the same on the active and the standby.
+	ID uint64 `json:"id"`
 	// Kernel are the binding's counters in the kernel data plane (absent
 	// when the userspace plane serves it).
 	Kernel *bpfplane.BindingStats `json:"kernel,omitempty"`

@@ -18,6 +18,7 @@ import (
 	"github.com/mip4d/mip4d/agent/config"
 	"github.com/mip4d/mip4d/agent/control"
 	"github.com/mip4d/mip4d/agent/daemon"
+	"github.com/mip4d/mip4d/agent/hasync"
 	"github.com/mip4d/mip4d/agent/proxy"
 )
 
@@ -92,6 +93,8 @@ var globalFlags = []flagDef{flagConfig, flagSocket}
 var signals = []struct{ Name, What string }{
 	{"SIGHUP", "re-read the configuration and apply what can change without dropping bindings (a home agent's mobile nodes and peers); other changes are logged and wait for a restart"},
 	{"SIGINT, SIGTERM", "stop: a mobile node deregisters first; a home agent saves its bindings, a proxy its clients"},
+	{"SIGUSR1", "a home agent of a redundant pair becomes master (the same as mip4d ha-role master)"},
+	{"SIGUSR2", "a home agent of a redundant pair becomes backup (the same as mip4d ha-role backup)"},
 }
 
 // env is what a command runs with.
@@ -178,6 +181,21 @@ func init() {
 			},
 			Exits: exits("the daemon answered", "no daemon answers on the control socket, or its answer is not understood"),
 			Run:   runBindings},
+		{Name: "ha-role", Operands: "master|backup|fault|stop | INSTANCE|GROUP NAME STATE [PRIORITY]", MinArgs: 1, MaxArgs: 4,
+			Summary: "tell a home agent of a redundant pair its role (keepalived's notify)",
+			Description: "mip4d elects nothing: keepalived (VRRP) decides which of the two home agents holds the virtual address (option address of the homeagent section) and tells the running daemon over its control socket. " +
+				"The operand is the role, or the arguments keepalived's notify gives its script (type, instance name, state, priority), so notify can name mip4d ha-role directly.\n\n" +
+				"master: the daemon installs the data plane for every replicated binding (RFC 3519 UDP tunnels included), sends gratuitous ARP for the home addresses it proxies on the home link (RFC 5944 §4.6), answers registrations and replicates every change to its peer. " +
+				"backup, fault, stop: it keeps the replicated bindings and lets them expire on its own clock, installs no data plane, answers no registration and proxies no ARP.\n\n" +
+				"The role is kept in run_dir, so a restarted daemon resumes it until told otherwise; before the first word it takes option redundancy_role. It prints the redundancy status after the change. " +
+				"SIGUSR1 and SIGUSR2 do the same as master and backup.",
+			Flags: []flagDef{flagConfig, flagSocket},
+			Examples: []example{
+				{"mip4d ha-role master", "become active"},
+				{"mip4d ha-role INSTANCE VI_1 MASTER 150", "as keepalived's notify calls it (notify \"/usr/sbin/mip4d ha-role\")"},
+			},
+			Exits: exits("the daemon took the role", "no daemon answers, or it is not a home agent with an ha_peer section"),
+			Run:   runHARole},
 		{Name: "check-config", Summary: "validate the configuration file and exit",
 			Description: "Reads the configuration as the daemon would and reports the first problem as FILE:LINE: option NAME: reason. " +
 				"A file holding keys that others than root can read is reported as a warning here; the daemon refuses to start with it.",
@@ -272,8 +290,24 @@ func runDaemon(e *env) int {
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	usr := make(chan os.Signal, 4)
+	signal.Notify(usr, syscall.SIGUSR1, syscall.SIGUSR2)
+	roles := make(chan hasync.Role, 4)
+	go func() {
+		for s := range usr {
+			r := hasync.RoleBackup
+			if s == syscall.SIGUSR1 {
+				r = hasync.RoleMaster
+			}
+			select {
+			case roles <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	log.Info("mip4d starting", "version", version, "role", c.Role, "config", c.Path)
-	err = daemon.Run(ctx, c, daemon.Options{Log: log, Reload: hup, ConfigPath: e.o.config, Version: version})
+	err = daemon.Run(ctx, c, daemon.Options{Log: log, Reload: hup, HARole: roles, ConfigPath: e.o.config, Version: version})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("mip4d stopped", "err", err)
 		return 1
@@ -309,6 +343,19 @@ func runBindings(e *env) int {
 	if err := daemon.PrintText(e.stdout, "bindings", res); err != nil {
 		return e.fail(err)
 	}
+	return 0
+}
+
+func runHARole(e *env) int {
+	if _, err := daemon.ParseHARole(e.args); err != nil {
+		fmt.Fprintf(e.stderr, "mip4d ha-role: %v\n", err)
+		return 2
+	}
+	res, err := control.Call(e.socketPath(), "ha-role", e.args...)
+	if err != nil {
+		return e.fail(err)
+	}
+	e.stdout.Write(append(res, '\n'))
 	return 0
 }
 
