@@ -74,6 +74,9 @@ type RedundancyStatus struct {
 	RejectedReplay    int64     `json:"rejected_replay"`
 	RejectedMalformed int64     `json:"rejected_malformed"`
 	StandbyDropped    int64     `json:"standby_dropped"`
+	// DataPlaneBindings are the bindings installed in the data plane: all
+	// of them on the master, none on a standby.
+	DataPlaneBindings int `json:"dataplane_bindings"`
 }
 
 // ParseHARole reads the operands of mip4d ha-role: a role (master, backup,
@@ -297,7 +300,8 @@ func (r *haRunner) redundancyStatus() *RedundancyStatus {
 		Sent: c.Sent.Load(), Acked: c.Acked.Load(), Applied: c.Applied.Load(), Unapplied: red.unapplied.Load(),
 		SnapshotsSent: c.SnapshotsSent.Load(), SnapshotsApplied: c.SnapshotsApplied.Load(), Overflows: c.Overflows.Load(),
 		Connects: c.Connects.Load(), RejectedAuth: c.RejectedAuth.Load(), RejectedReplay: c.RejectedReplay.Load(),
-		RejectedMalformed: c.RejectedMalformed.Load(), StandbyDropped: red.standbyDropped.Load()}
+		RejectedMalformed: c.RejectedMalformed.Load(), StandbyDropped: red.standbyDropped.Load(),
+		DataPlaneBindings: r.plane.Bindings()}
 	if red.sess != nil && red.sess.Established() {
 		s.Connected = true
 		s.PeerRole = red.sess.PeerRole().String()
