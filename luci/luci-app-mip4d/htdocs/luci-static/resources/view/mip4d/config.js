@@ -232,6 +232,44 @@ return view.extend({
 		o.placeholder = '3600';
 		o.depends(roleHA);
 
+		o = s.option(form.ListValue, 'redundancy_role', _('Redundancy role at first start'),
+			_('With a redundancy peer: the role until keepalived says otherwise (mip4d ha-role); later starts resume the last role told'));
+		o.value('master', _('Master'));
+		o.value('backup', _('Backup'));
+		o.optional = true;
+		o.depends(roleHA);
+
+		// the other home agent of a redundant pair
+		s = m.section(form.GridSection, 'ha_peer', _('Redundancy peer'),
+			_('The other home agent of a pair that keepalived (VRRP) fails over between: the home agent address above is then the virtual address. Bindings, pool leases and replay state are replicated to it over TCP, authenticated with HMAC-SHA256. One peer'));
+		s.anonymous = true;
+		s.addremove = true;
+		s.nodescriptions = true;
+
+		o = s.option(form.Value, 'address', _('Peer address'), _('The peer\'s own replication address (not the virtual address)'));
+		o.datatype = 'ip4addr';
+		o.rmempty = false;
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'local_address', _('Local address'), _('This home agent\'s own replication address (not the virtual address)'));
+		o.datatype = 'ip4addr';
+		o.rmempty = false;
+		o.depends(roleHA);
+
+		o = s.option(form.Value, 'port', _('Port'), _('TCP, the same on both'));
+		o.datatype = 'port';
+		o.placeholder = '4340';
+		o.depends(roleHA);
+
+		o = secretOption(s, 'key', _('Key'),
+			_('HMAC-SHA256 key shared by the pair: at least 32 bytes as hex digits (64 or more, 0x optional). Write-only: leave empty to keep the stored key.'), roleHA, true);
+		var checkKey = o.validate;
+		o.validate = function(section_id, value) {
+			if (value != null && value !== '' && !/^(0x)?([0-9a-fA-F]{2}){32,}$/.test(value))
+				return _('At least 64 hex digits (32 bytes)');
+			return checkKey.apply(this, [section_id, value]);
+		};
+
 		// the home agent's mobile nodes
 		s = m.section(form.GridSection, 'mobile_node', _('Mobile nodes'),
 			_('A home agent: the nodes it serves, each with its MN-HA key. A foreign agent: nodes with an MN-FA key (optional)'));
