@@ -569,3 +569,30 @@ func tableRows(dom, id string) [][]string {
 	}
 	return rows
 }
+
+// TestStatusRedundancy: a home agent of a redundant pair shows its role,
+// its peer, the replication lag and the bindings in its data plane in the
+// summary, and the replication counters among the counters.
+func TestStatusRedundancy(t *testing.T) {
+	status := `{"role":"ha","version":"dev","uptime":5,"ha":{"address":"198.51.100.10","bindings":20},` +
+		`"redundancy":{"role":"backup","peer":"198.51.100.11:4340","peer_role":"master","connected":true,"lag_entries":3,"lag_ms":12,` +
+		`"sent":0,"acked":0,"applied":20,"snapshots_applied":1,"rejected_auth":2,"dataplane_bindings":0}}`
+	dom := renderStatus(t, status, `{"running":true,"bindings":[]}`, "status-redundancy.png")
+	summary := tableRows(dom, "mip4d-summary")
+	for _, want := range [][2]string{
+		{"Redundancy peer", "198.51.100.11:4340 connected, master"},
+		{"Replication lag", "3 entries, 12 ms"},
+		{"Bindings in the data plane", "0"},
+	} {
+		if !hasRow(summary, want[0], want[1]) {
+			t.Errorf("no %q = %q in the summary: %v", want[0], want[1], summary)
+		}
+	}
+	if !slices.ContainsFunc(summary, func(r []string) bool { return len(r) == 2 && r[0] == "Redundancy role" && r[1] == "backup" }) {
+		t.Errorf("role row: %v", summary)
+	}
+	counters := tableRows(dom, "mip4d-counters")
+	if !hasRow(counters, "redundancy.rejected_auth", "2") || !hasRow(counters, "redundancy.applied", "20") {
+		t.Errorf("counters %v", counters)
+	}
+}

@@ -85,6 +85,16 @@ function summary(st) {
 		rows.push([_('Revocations pending'), ha.revocations_pending]);
 		rows.push([_('State file'), ha.state_file]);
 	}
+	// A home agent of a redundant pair (keepalived decides the role).
+	var rd = st.redundancy;
+	if (rd) {
+		rows.push([_('Redundancy role'), rd.role + (rd.since ? ' (' + _('since') + ' ' + new Date(rd.since).toLocaleString() + ')' : '')]);
+		rows.push([_('Redundancy peer'), rd.peer + ' ' + (rd.connected
+			? _('connected') + (rd.peer_role ? ', ' + rd.peer_role : '')
+			: _('not connected'))]);
+		rows.push([_('Replication lag'), rd.lag_entries + ' ' + _('entries') + ', ' + rd.lag_ms + ' ms']);
+		rows.push([_('Bindings in the data plane'), rd.dataplane_bindings]);
+	}
 	if (st.mn && st.mn.registration && typeof st.mn.registration === 'object')
 		Object.keys(st.mn.registration).sort().forEach(function(k) {
 			var v = st.mn.registration[k];
@@ -174,7 +184,8 @@ return view.extend({
 			fa: st.fa ? st.fa.counters : undefined,
 			proxy: st.proxy ? st.proxy.counters : undefined,
 			dhcp: st.proxy ? st.proxy.dhcp : undefined,
-			dataplane: st.dataplane
+			dataplane: st.dataplane,
+			redundancy: st.redundancy
 		}, []);
 		return E('div', { 'id': 'mip4d-status' }, [
 			section(_('Daemon'), summary(st)),
