@@ -29,6 +29,10 @@ const StateFileName = "ha.state"
 // together (flash wear), and at most this much is lost on a power cut.
 const saveDelay = time.Second
 
+// controlBatch is how many waiting registrations the loop handles before
+// it replicates (and serves its other inputs).
+const controlBatch = 64
+
 // haRunner is the home agent role.
 type haRunner struct {
 	o       Options
@@ -211,7 +215,19 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 		case f := <-l.calls:
 			f()
 		case m := <-r.plane.Control():
-			if r.control(m) {
+			changed := r.control(m)
+			// Under load, take what else is waiting before replicating,
+			// so one frame to the standby carries many registrations.
+		more:
+			for range controlBatch - 1 {
+				select {
+				case m := <-r.plane.Control():
+					changed = r.control(m) || changed
+				default:
+					break more
+				}
+			}
+			if changed {
 				timerAt(saveT, o.now().Add(saveDelay), o.now())
 			}
 		case <-timer.C:
