@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -343,5 +344,40 @@ func TestRedundancyLab(t *testing.T) {
 	})
 	if s := haStatusOf(t, sock2); s.LagEntries != 0 || s.Sent < int64(rNodes) {
 		t.Fatalf("new master's replication: %+v", s)
+	}
+
+	// SIGUSR2 and SIGUSR1 (notify scripts that only have kill).
+	for _, sig := range []struct {
+		s    syscall.Signal
+		role string
+		dp   int
+	}{{syscall.SIGUSR2, "backup", 0}, {syscall.SIGUSR1, "master", rNodes}} {
+		if err := p2.Cmd.Process.Signal(sig.s); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 3*time.Second, "the role from "+sig.s.String(), func() bool {
+			s := haStatusOf(t, sock2)
+			return s.Role == sig.role && s.DataPlaneBindings == sig.dp
+		})
+	}
+
+	// The old master crashes and restarts: it resumes the role it was last
+	// told (backup, though its configuration says master) and gets the
+	// bindings again from its peer's snapshot (and its own state file).
+	p1.Kill()
+	os.Remove(sock1)
+	p1, err = l.Start("ha1", "ha1-restarted", bin, "run", "--config", filepath.Join(dir, "ha1.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the restarted home agent's replication", func() bool {
+		if _, err := os.Stat(sock1); err != nil {
+			return false
+		}
+		s := haStatusOf(t, sock1)
+		return s.Connected && s.SnapshotsApplied >= 1
+	})
+	if s := haStatusOf(t, sock1); s.Role != "backup" || s.DataPlaneBindings != 0 || !sameRows(bindingsOf(t, sock1), bindingsOf(t, sock2)) {
+		t.Fatalf("restarted: %+v", s)
 	}
 }
