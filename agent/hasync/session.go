@@ -172,6 +172,14 @@ func (s *Session) Receive(b []byte, now time.Time) (Received, error) {
 		s.ctr.count(err)
 		return out, err
 	}
+	if h.Type == TypeRecords {
+		nodes, err := ParseRecords(p)
+		if err != nil {
+			s.ctr.count(err)
+			return Received{}, err
+		}
+		out.Nodes = nodes
+	}
 	s.lastRecv = now
 	if h.Type != TypeHello {
 		s.recvSeq = h.Seq
@@ -194,12 +202,6 @@ func (s *Session) Receive(b []byte, now time.Time) (Received, error) {
 		out.SnapshotBegin = true
 		s.ackDue = true
 	case TypeRecords:
-		nodes, err := ParseRecords(p)
-		if err != nil {
-			s.ctr.count(err)
-			return Received{}, err
-		}
-		out.Nodes = nodes
 		s.ackDue = true
 	case TypeSnapshotEnd:
 		out.SnapshotEnd = true

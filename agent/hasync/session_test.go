@@ -238,9 +238,10 @@ func TestSessionRejects(t *testing.T) {
 	}
 	// Malformed: a valid HMAC over a payload that does not parse; a bad
 	// version; truncation.
-	junk := p.a.seal.seal(nil, TypeRecords, 1000, p.b.nonce, []byte{0, 1, 2})
-	if _, err := p.b.Receive(junk, p.now); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("junk payload: %v", err)
+	seq := p.b.recvSeq
+	junk := p.a.seal.seal(nil, TypeRecords, seq+1000, p.b.nonce, []byte{0, 1, 2})
+	if _, err := p.b.Receive(junk, p.now); !errors.Is(err, ErrMalformed) || p.b.recvSeq != seq {
+		t.Fatalf("junk payload: %v (seq %d -> %d)", err, seq, p.b.recvSeq)
 	}
 	v2 := bytes.Clone(f)
 	v2[0] = 2
