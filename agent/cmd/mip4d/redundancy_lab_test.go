@@ -72,9 +72,12 @@ func register(t *testing.T, c *net.UDPConn, dst netip.Addr, req []byte, wait tim
 	}
 	buf := make([]byte, 1500)
 	c.SetReadDeadline(time.Now().Add(wait))
-	n, _, err := c.ReadFromUDPAddrPort(buf)
+	n, from, err := c.ReadFromUDPAddrPort(buf)
 	if err != nil {
 		return -1
+	}
+	if from.Addr() != dst {
+		t.Fatalf("reply from %v to a request sent to %v", from, dst)
 	}
 	var m wire.RegistrationReply
 	if err := m.UnmarshalBinary(buf[:n]); err != nil {
