@@ -110,15 +110,26 @@ func acceptedOf(t *testing.T, sock string) int64 {
 
 func haStatusOf(t *testing.T, sock string) daemon.RedundancyStatus {
 	t.Helper()
+	s, err := tryStatus(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// tryStatus is the redundancy status, or an error while the daemon is not
+// answering yet (its socket opens before the home agent's commands are
+// registered).
+func tryStatus(sock string) (daemon.RedundancyStatus, error) {
 	rc, out, errb := runCmd("status", "--json", "--socket", sock)
 	if rc != 0 {
-		t.Fatalf("status: %s", errb)
+		return daemon.RedundancyStatus{}, fmt.Errorf("status: %s", errb)
 	}
 	var s rStatus
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		t.Fatal(err)
+		return daemon.RedundancyStatus{}, err
 	}
-	return s.Redundancy
+	return s.Redundancy, nil
 }
 
 func bindingsOf(t *testing.T, sock string) []daemon.BindingRow {
@@ -215,7 +226,9 @@ func TestRedundancyLab(t *testing.T) {
 		return e1 == nil && e2 == nil && p1.Running() && p2.Running()
 	})
 	waitFor(t, 10*time.Second, "the replication link", func() bool {
-		return haStatusOf(t, sock1).Connected && haStatusOf(t, sock2).Connected
+		s1, err1 := tryStatus(sock1)
+		s2, err2 := tryStatus(sock2)
+		return err1 == nil && err2 == nil && s1.Connected && s2.Connected
 	})
 
 	var mn *net.UDPConn
@@ -374,11 +387,8 @@ func TestRedundancyLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the restarted home agent's replication", func() bool {
-		if _, err := os.Stat(sock1); err != nil {
-			return false
-		}
-		s := haStatusOf(t, sock1)
-		return s.Connected && s.SnapshotsApplied >= 1
+		s, err := tryStatus(sock1)
+		return err == nil && s.Connected && s.SnapshotsApplied >= 1
 	})
 	if s := haStatusOf(t, sock1); s.Role != "backup" || s.DataPlaneBindings != 0 || !sameRows(bindingsOf(t, sock1), bindingsOf(t, sock2)) {
 		t.Fatalf("restarted: %+v", s)
