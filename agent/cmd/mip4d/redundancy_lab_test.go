@@ -258,6 +258,10 @@ func TestRedundancyLab(t *testing.T) {
 		s2.Applied < int64(rNodes) || s1.Acked < int64(rNodes) || s2.SnapshotsApplied < 1 || s1.PeerRole != "backup" {
 		t.Fatalf("status: master %+v, backup %+v", s1, s2)
 	}
+	if rc, out, _ := runCmd("status", "--socket", sock2); rc != 0 || !strings.Contains(out, "home agent, redundancy backup\n") ||
+		!strings.Contains(out, "redundancy  backup; peer 198.51.100.11:4340 connected; 0 entries, 0 ms behind\n") {
+		t.Errorf("status text of the backup:\n%s", out)
+	}
 	// The backup answers no registration, even sent to its own address.
 	if code := register(t, mn, rHA2, rRequest(0, time.Now(), 300), 300*time.Millisecond); code != -1 {
 		t.Fatalf("the backup answered a registration with %d", code)
