@@ -72,6 +72,7 @@ type flight struct {
 	seq     uint64
 	records int
 	oldest  time.Time
+	snapEnd bool
 }
 
 // Received is what one frame from the peer brought.
@@ -112,6 +113,10 @@ type Session struct {
 	inflight []flight
 	unacked  int // records in flight
 	snapNeed bool
+	// snapRoom widens the queue's bound by the size of a snapshot until
+	// the peer acknowledges its end, so a snapshot larger than the bound
+	// is not itself an overflow.
+	snapRoom int
 }
 
 // NewSession starts a session with the peer key (at least MinKeyLen
@@ -274,6 +279,9 @@ func (s *Session) acked(seq uint64) {
 	for ; i < len(s.inflight) && s.inflight[i].seq <= seq; i++ {
 		s.unacked -= s.inflight[i].records
 		s.ctr.Acked.Add(int64(s.inflight[i].records))
+		if s.inflight[i].snapEnd {
+			s.snapRoom = 0
+		}
 	}
 	s.inflight = s.inflight[i:]
 }
@@ -293,6 +301,7 @@ func (s *Session) SendSnapshot(nodes []ha.NodeState, now time.Time) {
 	}
 	s.queue = append(s.queue, item{kind: TypeSnapshotEnd, at: now})
 	s.queued = len(nodes)
+	s.snapRoom = len(nodes)
 	s.ctr.SnapshotsSent.Add(1)
 }
 
@@ -303,7 +312,7 @@ func (s *Session) Enqueue(nodes []ha.NodeState, now time.Time) {
 	if len(nodes) == 0 || !s.Established() || s.snapNeed {
 		return
 	}
-	if s.queued+s.unacked+len(nodes) > s.limit {
+	if s.queued+s.unacked+len(nodes) > s.limit+s.snapRoom {
 		s.queue, s.queued = s.queue[:0], 0
 		s.snapNeed = true
 		s.ctr.Overflows.Add(1)
@@ -341,7 +350,7 @@ func (s *Session) Next(now time.Time) []byte {
 		return s.frame(TypeSnapshotBegin, binary.BigEndian.AppendUint32(nil, uint32(it.n)))
 	case TypeSnapshotEnd:
 		s.pop(1)
-		s.inflight = append(s.inflight, flight{seq: s.sendSeq + 1, oldest: it.at})
+		s.inflight = append(s.inflight, flight{seq: s.sendSeq + 1, oldest: it.at, snapEnd: true})
 		return s.frame(TypeSnapshotEnd, nil)
 	}
 	p := make([]byte, 2, 4096)

@@ -302,10 +302,25 @@ func TestQueueOverflow(t *testing.T) {
 	if n, _ := p.a.Lag(p.now); n != 0 {
 		t.Fatalf("lag %d after the queue was dropped", n)
 	}
-	p.a.SendSnapshot([]ha.NodeState{node(1, p.now), node(2, p.now)}, p.now)
+	// A snapshot larger than the bound is no overflow itself, nor are the
+	// updates queued behind it within the bound.
+	var big []ha.NodeState
+	for i := range 150 {
+		big = append(big, node(i, p.now))
+	}
+	p.a.SendSnapshot(big, p.now)
+	p.a.Enqueue(big[:90], p.now)
+	if p.a.NeedSnapshot() || p.ca.Overflows.Load() != 1 {
+		t.Fatal("a snapshot larger than the bound overflowed")
+	}
 	p.pump()
-	if p.snapB != 2 || len(p.gotB) != 2 || p.ca.SnapshotsSent.Load() != 2 {
+	if p.snapB != 2 || len(p.gotB) != 240 || p.ca.SnapshotsSent.Load() != 2 {
 		t.Fatalf("snapshot after overflow: %d snapshots, %d records", p.snapB, len(p.gotB))
+	}
+	// Once it is acknowledged the bound is the bound again.
+	p.a.Enqueue(big[:101], p.now)
+	if !p.a.NeedSnapshot() {
+		t.Fatal("the bound stayed wide after the snapshot")
 	}
 }
 
