@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mip4d/mip4d/agent/auth"
@@ -179,6 +180,9 @@ func (f *Failover) startBox(b *Box) error {
 		return fmt.Errorf("%s: mip4d not answering: %w", b.Name, err)
 	}
 	pid := filepath.Join(b.RunDir, "keepalived")
+	for _, p := range []string{".pid", "-vrrp.pid", "-checkers.pid"} {
+		_ = os.Remove(pid + p)
+	}
 	b.ka, err = l.Start(b.Name, fmt.Sprintf("%s-keepalived-%d", b.Name, b.started), "keepalived", "--dont-fork", "--log-console", "--log-detail",
 		"--vrrp", "-f", b.KAConf, "-p", pid+".pid", "-r", pid+"-vrrp.pid", "-c", pid+"-checkers.pid")
 	return err
@@ -188,6 +192,13 @@ func (f *Failover) startBox(b *Box) error {
 // keepalived and mip4d killed (SIGKILL) and its link down.
 func (f *Failover) Crash(i int) {
 	b := f.Boxes[i]
+	// keepalived's VRRP child has its own pid file; kill it too.
+	if pid, err := os.ReadFile(filepath.Join(b.RunDir, "keepalived-vrrp.pid")); err == nil {
+		var n int
+		if _, err := fmt.Sscan(string(pid), &n); err == nil && n > 1 {
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
+	}
 	b.ka.Kill()
 	b.mip4d.Kill()
 	_ = f.L.IP(b.Name, "link", "set", "eth0", "down")
