@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/mip4d/mip4d/agent/config"
@@ -13,7 +13,28 @@ import (
 // manual page's CONFIGURATION section. A section added to the schema
 // appears in both on the next go generate.
 
-var rangeType = regexp.MustCompile(`^range\((\d+),(\d+)\)$`)
+// rangeBounds reads a "range(MIN,MAX)" option type (a UCI validation
+// type, as the init script's validate_section uses it).
+func rangeBounds(typ string) (lo, hi string, ok bool) {
+	inner, ok := strings.CutPrefix(typ, "range(")
+	if !ok {
+		return "", "", false
+	}
+	if inner, ok = strings.CutSuffix(inner, ")"); !ok {
+		return "", "", false
+	}
+	lo, hi, ok = strings.Cut(inner, ",")
+	if !ok {
+		return "", "", false
+	}
+	if _, err := strconv.ParseUint(lo, 10, 64); err != nil {
+		return "", "", false
+	}
+	if _, err := strconv.ParseUint(hi, 10, 64); err != nil {
+		return "", "", false
+	}
+	return lo, hi, true
+}
 
 // typeText says what values an option takes, for people.
 func typeText(o config.Option) string {
@@ -42,8 +63,8 @@ func typeText(o config.Option) string {
 		case config.TMAC:
 			t = "MAC address"
 		default:
-			if m := rangeType.FindStringSubmatch(string(o.Type)); m != nil {
-				t = "integer " + m[1] + "-" + m[2]
+			if lo, hi, ok := rangeBounds(string(o.Type)); ok {
+				t = "integer " + lo + "-" + hi
 			} else {
 				t = string(o.Type)
 			}
