@@ -442,3 +442,28 @@ func until(d time.Duration, cond func() bool) error {
 	}
 	return fmt.Errorf("timed out after %v", d)
 }
+
+// FailoverMoves is Failovers in the demo table's terms: one MoveResult
+// per failover, From/To the box numbers (1 = ha1, 2 = ha2), CareOf the
+// home agent address that moved, Gap the failover gap, Lost the bindings
+// lost; Elapsed is left 0. A replay not refused with 133 is an Err.
+func (f *Failover) FailoverMoves(n int, progress func(MoveResult)) []MoveResult {
+	var out []MoveResult
+	box := func(name string) int {
+		if name == "ha2" {
+			return 2
+		}
+		return 1
+	}
+	f.Failovers(n, func(r FailoverResult) {
+		m := MoveResult{N: r.N, From: box(r.From), To: box(r.To), CareOf: FailoverVIP, Gap: r.Gap, Lost: r.Lost, Err: r.Err}
+		if m.Err == nil && !r.Replay133 {
+			m.Err = fmt.Errorf("failover %d: replay not refused with 133", r.N)
+		}
+		out = append(out, m)
+		if progress != nil {
+			progress(m)
+		}
+	})
+	return out
+}
