@@ -46,3 +46,27 @@ func TestFailover(t *testing.T) {
 		t.Errorf("worst gap %v > 2 s", gaps[len(gaps)-1])
 	}
 }
+
+// BenchmarkFailover: ten failovers of the keepalived pair (as
+// TestFailover); reports the gap's median and p95 and its ratio to
+// VRRP's dead interval in the same configuration (3 adverts), the floor
+// keepalived sets.
+func BenchmarkFailover(b *testing.B) {
+	l := newBenchLab(b)
+	f, err := StartFailover(l, mip4d, 50)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var gaps []time.Duration
+	for b.Loop() {
+		for _, r := range f.Failovers(10, nil) {
+			if r.Err != nil || r.Lost != 0 {
+				b.Fatalf("failover %d: lost %d, %v", r.N, r.Lost, r.Err)
+			}
+			gaps = append(gaps, r.Gap)
+		}
+	}
+	reportGaps(b, "failover_", gaps)
+	dead := 3 * FailoverAdvert * 1000
+	b.ReportMetric(float64(percentile(gaps, 0.5).Microseconds())/1000/dead, "failover_gap_vs_vrrp_dead")
+}
