@@ -2,9 +2,11 @@ package scenario
 
 import (
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/mip4d/mip4d/agent/auth"
 	"github.com/mip4d/mip4d/agent/internal/lab"
 )
 
@@ -139,4 +141,77 @@ func TestFailoverLoad(t *testing.T) {
 	if s, err := BoxStatus(mip4d, ms); err != nil || s.Overflows != 0 {
 		t.Errorf("master status %+v %v", s, err)
 	}
+}
+
+// TestFailoverPartition: the path between the boxes is cut (nftables on
+// ha2 drops everything from and to ha1), so both become master; each
+// accepts registrations (the mobile node's neighbour entry for the VIP
+// steered to one box, then the other), node 0 registering with both,
+// the newer Identification at the second. Healed, the boxes merge: per
+// node the newer Identification wins, and both hold the same bindings.
+func TestFailoverPartition(t *testing.T) {
+	l := lab.ForTest(t)
+	f, err := StartFailover(l, mip4d, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nftIn(l, "ha2", "add table inet cut; add chain inet cut in { type filter hook input priority 0; }; add chain inet cut out { type filter hook output priority 0; }; add rule inet cut in ip saddr "+
+		failoverBoxes[0].String()+" drop; add rule inet cut out ip daddr "+failoverBoxes[0].String()+" drop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := until(10*time.Second, func() bool {
+		a, e1 := BoxStatus(mip4d, f.Boxes[0].Sock)
+		b, e2 := BoxStatus(mip4d, f.Boxes[1].Sock)
+		return e1 == nil && e2 == nil && a.Role == "master" && b.Role == "master"
+	}); err != nil {
+		t.Fatalf("both boxes never master: %v", err)
+	}
+	macs := [2]string{}
+	for i, b := range f.Boxes {
+		out, err := l.Exec(b.Name, "cat", "/sys/class/net/eth0/address")
+		if err != nil {
+			t.Fatal(err)
+		}
+		macs[i] = strings.TrimSpace(out)
+	}
+	t1 := time.Now()
+	t2 := t1.Add(time.Second)
+	steps := []struct {
+		box, node int
+		at        time.Time
+	}{{0, 0, t1}, {0, 1, t1}, {1, 0, t2}, {1, 2, t2}}
+	for _, s := range steps {
+		if err := l.IP("mn", "neigh", "replace", FailoverVIP.String(), "lladdr", macs[s.box], "dev", "eth0", "nud", "permanent"); err != nil {
+			t.Fatal(err)
+		}
+		if code, err := f.Register(f.Request(s.node, s.at, 600), time.Second); err != nil || code != 0 {
+			t.Fatalf("node %d at %s: code %d %v", s.node, f.Boxes[s.box].Name, code, err)
+		}
+	}
+	if _, err := l.Exec("ha2", "nft", "delete", "table", "inet", "cut"); err != nil {
+		t.Fatal(err)
+	}
+	_ = l.IP("mn", "neigh", "del", FailoverVIP.String(), "dev", "eth0")
+	if err := until(15*time.Second, func() bool {
+		a, e1 := BoxBindings(mip4d, f.Boxes[0].Sock)
+		b, e2 := BoxBindings(mip4d, f.Boxes[1].Sock)
+		s, e3 := BoxStatus(mip4d, f.Boxes[0].Sock)
+		return e1 == nil && e2 == nil && e3 == nil && s.Connected && len(a) == 3 && SameBindings(a, b)
+	}); err != nil {
+		a, _ := BoxBindings(mip4d, f.Boxes[0].Sock)
+		b, _ := BoxBindings(mip4d, f.Boxes[1].Sock)
+		t.Fatalf("no merge: %v\nha1 %+v\nha2 %+v", err, a, b)
+	}
+	rows, _ := BoxBindings(mip4d, f.Boxes[0].Sock)
+	for _, r := range rows {
+		if r.HomeAddr == FailoverHoA(0) && r.ID != auth.NTPTime(t2) {
+			t.Errorf("node 0 merged with Identification %x, want the newer %x", r.ID, auth.NTPTime(t2))
+		}
+	}
+	t.Logf("merged: %+v", rows)
+}
+
+func nftIn(l *lab.Lab, ns, script string) error {
+	_, err := l.Exec(ns, "nft", script)
+	return err
 }
