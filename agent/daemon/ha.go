@@ -86,7 +86,7 @@ func runHA(ctx context.Context, c *config.Config, o Options, srv *control.Server
 	var redErr chan error
 	var redTick <-chan time.Time
 	if h.Redundancy != nil {
-		r.red = newRedundancy(c, o.now(), r.log)
+		r.red = newRedundancy(c, o.now(), localAddrHeld, r.log)
 		r.eng.TrackChanges(true)
 		redEvents, redWake, redErr = r.red.events, r.red.wake, r.red.linkErr
 		t := time.NewTicker(hasync.Heartbeat / 2)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -96,7 +97,15 @@ func ParseHARole(args []string) (hasync.Role, error) {
 	return 0, fmt.Errorf("ha-role takes master, backup, fault or stop, or keepalived's notify arguments (INSTANCE VI_1 MASTER 150); got %q", strings.Join(args, " "))
 }
 
-func newRedundancy(c *config.Config, now time.Time, log *slog.Logger) *redundancy {
+// newRedundancy picks the role to start in. The last role told, kept in
+// run_dir, is resumed, except that master is resumed only while this box
+// holds the virtual address (vipHeld): a daemon restarted alone on the
+// master box keeps serving at once (keepalived, still master, does not
+// notify again), but a box coming back from a crash or reboot, whose
+// keepalived starts in BACKUP and has not added the address, must not act
+// as a second master (data plane, gratuitous ARP) until keepalived says
+// so.
+func newRedundancy(c *config.Config, now time.Time, vipHeld func(netip.Addr) bool, log *slog.Logger) *redundancy {
 	rd := c.HA.Redundancy
 	red := &redundancy{cfg: rd, roleFile: filepath.Join(c.RunDir, RoleFileName), since: now,
 		events: make(chan hasync.LinkEvent, 256), wake: make(chan struct{}, 1), linkErr: make(chan error, 1)}
@@ -109,7 +118,28 @@ func newRedundancy(c *config.Config, now time.Time, log *slog.Logger) *redundanc
 	} else if !errors.Is(err, os.ErrNotExist) {
 		log.Warn("cannot read the last redundancy role; starting as configured", "file", red.roleFile, "err", err)
 	}
+	if vip := c.HA.Engine.Addr; red.role == hasync.RoleMaster && !vipHeld(vip) {
+		red.role = hasync.RoleBackup
+		log.Info("starting as backup: the virtual address is not on this box; waiting for keepalived", "address", vip)
+	}
 	return red
+}
+
+// localAddrHeld says whether a is assigned to one of this namespace's
+// interfaces (keepalived adds the virtual address to the master's).
+func localAddrHeld(a netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, ia := range addrs {
+		if n, ok := ia.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == a {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // start runs the replication link.

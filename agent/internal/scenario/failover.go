@@ -156,9 +156,10 @@ func (f *Failover) mip4dConfig(dir string, b *Box, peer netip.Addr) string {
 	return s.String()
 }
 
-// startBox (re)starts a box: its link up without a stale VIP, mip4d as
-// backup (a box back from a crash must not resume master before
-// keepalived has spoken), then keepalived.
+// startBox (re)starts a box: its link up without a stale VIP, mip4d, then
+// keepalived. The run dir keeps the role last told, master after a
+// failover: the daemon must itself start as backup, since the box does not
+// hold the VIP (daemon.newRedundancy), and wait for keepalived.
 func (f *Failover) startBox(b *Box) error {
 	l := f.L
 	_ = l.IP(b.Name, "addr", "del", FailoverVIP.String()+"/24", "dev", "eth0")
@@ -168,16 +169,17 @@ func (f *Failover) startBox(b *Box) error {
 	if err := os.MkdirAll(b.RunDir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(b.RunDir, "ha.role"), []byte("backup\n"), 0o644); err != nil {
-		return err
-	}
 	b.started++
 	var err error
 	if b.mip4d, err = l.Start(b.Name, fmt.Sprintf("%s-mip4d-%d", b.Name, b.started), f.Bin, "run", "--config", b.Conf); err != nil {
 		return err
 	}
-	if err := until(10*time.Second, func() bool { _, err := BoxStatus(f.Bin, b.Sock); return err == nil }); err != nil {
+	var st daemon.RedundancyStatus
+	if err := until(10*time.Second, func() bool { st, err = BoxStatus(f.Bin, b.Sock); return err == nil }); err != nil {
 		return fmt.Errorf("%s: mip4d not answering: %w", b.Name, err)
+	}
+	if st.Role != "backup" {
+		return fmt.Errorf("%s: mip4d started as %s before keepalived spoke (the box holds no VIP)", b.Name, st.Role)
 	}
 	pid := filepath.Join(b.RunDir, "keepalived")
 	for _, p := range []string{".pid", "-vrrp.pid", "-checkers.pid"} {
