@@ -3,9 +3,10 @@ package dhcpserve
 import (
 	"net"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/mip4d/mip4d/agent/internal/order"
 )
 
 // Counters are the server's statistics (atomics: the status socket reads
@@ -92,7 +93,7 @@ func (s *Server) Status(now time.Time) Status {
 		st.Leases = append(st.Leases, LeaseStatus{MAC: net.HardwareAddr(mac[:]).String(), Addr: l.addr, Expires: l.expires,
 			Left: max(0, int64(l.expires.Sub(now)/time.Second))})
 	}
-	slices.SortFunc(st.Leases, func(a, b LeaseStatus) int {
+	order.By(st.Leases, func(a, b LeaseStatus) int {
 		if a.MAC < b.MAC {
 			return -1
 		}

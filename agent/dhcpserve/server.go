@@ -5,11 +5,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
+	"github.com/mip4d/mip4d/agent/internal/order"
 )
 
 // Leaser is what the server asks about a client: the proxy engine
@@ -402,7 +402,7 @@ func (s *Server) Tick(now time.Time) []Event {
 			delete(s.offered, mac)
 		}
 	}
-	slices.SortFunc(evs, func(a, b Event) int { return bytes.Compare(a.MAC, b.MAC) })
+	order.By(evs, func(a, b Event) int { return bytes.Compare(a.MAC, b.MAC) })
 	return evs
 }
 

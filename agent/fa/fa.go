@@ -6,10 +6,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/mip4d/mip4d/agent/auth"
+	"github.com/mip4d/mip4d/agent/internal/order"
 	"github.com/mip4d/mip4d/agent/wire"
 )
 
@@ -322,7 +322,7 @@ func (e *Engine) Visitors() []Visitor {
 	for _, v := range e.visitors {
 		out = append(out, *v)
 	}
-	slices.SortFunc(out, func(a, b Visitor) int {
+	order.By(out, func(a, b Visitor) int {
 		if c := a.HomeAddr.Compare(b.HomeAddr); c != 0 {
 			return c
 		}

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"io"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/mip4d/mip4d/agent/auth"
+	"github.com/mip4d/mip4d/agent/internal/order"
 	"github.com/mip4d/mip4d/agent/wire"
 )
 
@@ -614,7 +614,7 @@ func (e *Engine) Bindings() []Binding {
 			out = append(out, *b)
 		}
 	}
-	slices.SortFunc(out, func(a, b Binding) int {
+	order.By(out, func(a, b Binding) int {
 		if c := a.HomeAddr.Compare(b.HomeAddr); c != 0 {
 			return c
 		}

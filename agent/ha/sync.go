@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mip4d/mip4d/agent/auth"
+	"github.com/mip4d/mip4d/agent/internal/order"
 )
 
 // Replication between a redundant pair of home agents (the transport is
@@ -109,7 +110,7 @@ func (e *Engine) Nodes() []NodeState {
 			out = append(out, ns)
 		}
 	}
-	slices.SortFunc(out, func(a, b NodeState) int {
+	order.By(out, func(a, b NodeState) int {
 		switch {
 		case a.Node < b.Node:
 			return -1
