@@ -23,8 +23,10 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -37,6 +39,7 @@ import (
 	"github.com/mip4d/mip4d/agent/internal/lab"
 	"github.com/mip4d/mip4d/agent/internal/scenario"
 	"github.com/mip4d/mip4d/agent/internal/vpn"
+	"golang.org/x/sys/unix"
 )
 
 var all = []string{"roaming", "s1", "s2", "s3", "s5", "baseline-mobike", "baseline-reestablish"}
@@ -47,7 +50,17 @@ func main() {
 	dwell := flag.Duration("dwell", time.Second, "time on each hotspot")
 	which := flag.String("scenario", "all", "scenarios to run, comma-separated: "+strings.Join(all, ", ")+", or all")
 	keep := flag.Bool("keep-logs", false, "keep each lab's directory with the daemons' logs")
+	quiet := flag.Bool("quiet", false, "print only the final table and errors")
+	jsonOut := flag.Bool("json", false, "print the per-move table as JSON lines on stdout (one object per move); progress goes to stderr")
 	flag.Parse()
+	tty = isTerminal(os.Stdout)
+	switch {
+	case *quiet:
+		out, tty = io.Discard, false
+	case *jsonOut:
+		out, tty = os.Stderr, isTerminal(os.Stderr)
+	}
+	asJSON = *jsonOut
 	if os.Geteuid() != 0 {
 		fail(fmt.Errorf("the labs build network namespaces: run as root (sudo make demo)"))
 	}
@@ -60,13 +73,13 @@ func main() {
 	}
 	d := &demo{bin: *bin, moves: *moves, dwell: *dwell, keep: *keep}
 	d.trapSignals()
-	fmt.Println("mip4d demo: a laptop roams between two NATed hotspots")
-	fmt.Println()
-	fmt.Println("  [cn] ─ enterprise ─ [vpngw: strongSwan, unmodified] ─┐      (s3: [i-HA] in the enterprise, hs3 its own hotspot)")
-	fmt.Println("                                                      [inet] ── [x-HA: mip4d ha, home network 10.10.0.0/16]")
-	fmt.Println("                                       [nat1] ── hs1 ──┤")
-	fmt.Println("                                       [nat2] ── hs2 ──┴── [laptop: mip4d mn, strongSwan client]")
-	fmt.Println()
+	fmt.Fprintln(out, "mip4d demo: a laptop roams between two NATed hotspots")
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "  [cn] ─ enterprise ─ [vpngw: strongSwan, unmodified] ─┐      (s3: [i-HA] in the enterprise, hs3 its own hotspot)")
+	fmt.Fprintln(out, "                                                      [inet] ── [x-HA: mip4d ha, home network 10.10.0.0/16]")
+	fmt.Fprintln(out, "                                       [nat1] ── hs1 ──┤")
+	fmt.Fprintln(out, "                                       [nat2] ── hs2 ──┴── [laptop: mip4d mn, strongSwan client]")
+	fmt.Fprintln(out)
 	var rows []row
 	var failed []string
 	for _, s := range list {
@@ -77,7 +90,11 @@ func main() {
 			failed = append(failed, s)
 		}
 	}
-	printTable(rows)
+	if asJSON {
+		printJSON(rows)
+	} else {
+		printTable(rows)
+	}
 	if len(failed) > 0 {
 		fail(fmt.Errorf("scenarios failed: %s", strings.Join(failed, ", ")))
 	}
@@ -124,7 +141,40 @@ type row struct {
 	same      string
 }
 
-func status(s string) { fmt.Printf("\r\033[K%s", s) }
+var (
+	// out takes the human text: stdout, stderr with --json, nowhere with --quiet.
+	out io.Writer = os.Stdout
+	// tty is whether out is a terminal: only there the live \r line is drawn;
+	// elsewhere (a CI log, a pipe, a file) one line per phase and per move.
+	tty    bool
+	asJSON bool
+)
+
+// isTerminal reports whether f is a terminal (TCGETS succeeds on it).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// status shows what is happening: on a terminal it redraws the live line,
+// elsewhere it prints a line (and nothing for the empty string).
+func status(s string) {
+	if tty {
+		fmt.Fprintf(out, "\r\033[K%s", s)
+		return
+	}
+	if s = strings.TrimRight(s, "\n"); s != "" {
+		fmt.Fprintln(out, s)
+	}
+}
+
+// moved prints one line per move when there is no live line.
+func moved(r row, total int) {
+	if tty {
+		return
+	}
+	fmt.Fprintf(out, "move %d/%d: hs%d -> hs%d, gap %d ms, %d lost %s\n", r.N, total, r.From, r.To, r.Gap.Milliseconds(), r.Lost, r.same)
+}
 
 // run builds a lab, runs one scenario in it and tears it down.
 func (d *demo) run(name string) (rows []row, err error) {
@@ -143,14 +193,14 @@ func (d *demo) run(name string) (rows []row, err error) {
 		d.mu.Lock()
 		l.Close()
 		if d.keep {
-			fmt.Printf("  logs of %s: %s\n", name, dir)
+			fmt.Fprintf(out, "  logs of %s: %s\n", name, dir)
 		} else {
 			os.RemoveAll(dir)
 		}
 		d.cur = nil
 		d.mu.Unlock()
 	}()
-	fmt.Printf("== %s\n", title(name))
+	fmt.Fprintf(out, "== %s\n", title(name))
 	status("building the lab ...")
 	var r *scenario.Roaming
 	switch {
@@ -245,7 +295,7 @@ func (d *demo) run(name string) (rows []row, err error) {
 		return nil, err
 	}
 	defer s.Stop()
-	fmt.Printf("probes: UDP echo every 10 ms and a TCP connection to %v\n", target)
+	fmt.Fprintf(out, "probes: UDP echo every 10 ms and a TCP connection to %v\n", target)
 	time.Sleep(500 * time.Millisecond)
 
 	var current string
@@ -269,6 +319,7 @@ func (d *demo) run(name string) (rows []row, err error) {
 		}
 		rw.N, rw.scenario = i, name
 		rows = append(rows, rw)
+		moved(rw, d.moves)
 		err = rw.Err
 	}
 	stop()
@@ -280,7 +331,7 @@ func (d *demo) run(name string) (rows []row, err error) {
 			err = terr
 		}
 	}
-	fmt.Printf("%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
 	return rows, err
 }
 
@@ -304,7 +355,7 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 		return nil, err
 	}
 	defer s.Stop()
-	fmt.Printf("probes: UDP echo every 10 ms and a TCP connection from the i-home address to %v\n", scenario.Corp)
+	fmt.Fprintf(out, "probes: UDP echo every 10 ms and a TCP connection from the i-home address to %v\n", scenario.Corp)
 	time.Sleep(500 * time.Millisecond)
 	var rows []row
 	var mu sync.Mutex
@@ -323,7 +374,9 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 			rw.ike = fmt.Sprintf("#%d", m.SA.UniqueID)
 			rw.spis = short(m.SA.InitiatorSPI) + "/" + short(m.SA.ResponderSPI)
 		}
+		rw.N = i
 		rows = append(rows, rw)
+		moved(rw, moves)
 		if m.Err != nil {
 			return rows, m.Err
 		}
@@ -335,9 +388,9 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 		tcp = "BROKEN: " + terr.Error()
 		err = terr
 	}
-	fmt.Printf("s3: UDP probes %d sent, %d echoed; TCP connection from the i-home address %s\n", sent, echoed, tcp)
-	fmt.Println("    (outside -> outside keeps the VPN's SA; inside there is no VPN; coming back out brings a new one up, by design)")
-	fmt.Println()
+	fmt.Fprintf(out, "s3: UDP probes %d sent, %d echoed; TCP connection from the i-home address %s\n", sent, echoed, tcp)
+	fmt.Fprintln(out, "    (outside -> outside keeps the VPN's SA; inside there is no VPN; coming back out brings a new one up, by design)")
+	fmt.Fprintln(out)
 	return rows, err
 }
 
@@ -345,6 +398,9 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 // happening, the probes, the TCP connection) until the returned stop is
 // called; stop is idempotent and clears the line.
 func live(p *scenario.Probe, s *scenario.Stream, what func() string) (stop func()) {
+	if !tty {
+		return func() {}
+	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -444,4 +500,52 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// rfc4093 is the RFC 4093 section (§2.1–§2.5) each scenario shows; the
+// baselines compare against S1's §2.4 setting without mip4d.
+var rfc4093 = map[string]string{
+	"roaming":              "—",
+	"s1":                   "§2.4",
+	"s2":                   "§2.4",
+	"s3":                   "§2.1",
+	"s5":                   "§2.4",
+	"baseline-mobike":      "§2.4 (no MIP)",
+	"baseline-reestablish": "§2.4 (no MIP)",
+}
+
+// moveJSON is one move of --json output.
+type moveJSON struct {
+	Scenario string `json:"scenario"`
+	RFC4093  string `json:"rfc4093"`
+	Move     int    `json:"move"`
+	From     int    `json:"from"`
+	To       int    `json:"to"`
+	CareOf   string `json:"care_of,omitempty"`
+	NAT      string `json:"nat,omitempty"`
+	GapMS    int64  `json:"gap_ms"`
+	Lost     int    `json:"lost"`
+	Session  string `json:"session,omitempty"`
+	SPIs     string `json:"spis,omitempty"`
+	Same     string `json:"same,omitempty"`
+	Err      string `json:"error,omitempty"`
+}
+
+// printJSON writes one JSON object per move on stdout.
+func printJSON(rows []row) {
+	enc := json.NewEncoder(os.Stdout)
+	for _, r := range rows {
+		m := moveJSON{Scenario: r.scenario, RFC4093: rfc4093[r.scenario], Move: r.N, From: r.From, To: r.To,
+			GapMS: r.Gap.Milliseconds(), Lost: r.Lost, Session: r.ike, SPIs: r.spis, Same: r.same}
+		if r.CareOf.IsValid() {
+			m.CareOf = r.CareOf.String()
+		}
+		if r.NAT.IsValid() {
+			m.NAT = r.NAT.String()
+		}
+		if r.Err != nil {
+			m.Err = r.Err.Error()
+		}
+		enc.Encode(m)
+	}
 }
