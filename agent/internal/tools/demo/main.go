@@ -42,7 +42,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var all = []string{"roaming", "s1", "s2", "s3", "s5", "baseline-mobike", "baseline-reestablish"}
+var all = []string{"roaming", "s1", "openvpn", "wireguard", "s2", "s3", "s5", "baseline-mobike", "baseline-reestablish"}
 
 func main() {
 	bin := flag.String("bin", "bin/mip4d", "the mip4d binary")
@@ -215,6 +215,11 @@ func (d *demo) run(name string) (rows []row, err error) {
 		} else {
 			r, err = scenario.BuildS5(l, d.bin)
 		}
+	case name == "openvpn" || name == "wireguard":
+		if verr := vpn.KindAvailable(vpn.Kind(name)); verr != nil {
+			return nil, fmt.Errorf("%s is needed for %s: %v (make deps installs it)", name, name, verr)
+		}
+		r, err = scenario.BuildAcceptance(l, d.bin)
 	default:
 		if verr := vpn.Available(); verr != nil {
 			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
@@ -234,6 +239,9 @@ func (d *demo) run(name string) (rows []row, err error) {
 	}
 	if name == "s3" {
 		return d.s3(r)
+	}
+	if name == "openvpn" || name == "wireguard" {
+		return d.tunnel(r, name, vpn.Kind(name))
 	}
 	target, port := scenario.CN, uint16(7007)
 	var v *scenario.VPN
@@ -328,6 +336,61 @@ func (d *demo) run(name string) (rows []row, err error) {
 	if terr := s.Err(); terr != nil {
 		tcp = "BROKEN: " + terr.Error()
 		if err == nil && mip {
+			err = terr
+		}
+	}
+	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	return rows, err
+}
+
+// tunnel runs S1 with an unmodified VPN of kind (RFC 4093 §5.4: any
+// vendor's VPN) over the x-home address mip4d keeps stable.
+func (d *demo) tunnel(r *scenario.Roaming, name string, kind vpn.Kind) (rows []row, err error) {
+	status(fmt.Sprintf("starting the home agent and the mobile node on hs1, then %s over the x-home address ...", kind))
+	t, err := r.StartS1Tunnel(kind)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	status(fmt.Sprintf("%s up from %v: session %s\n", kind, scenario.HoA, t.First().Short))
+	p, err := scenario.StartProbe(r.L, "mn", "cn", scenario.Corp, 7007, 10*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop()
+	s, err := scenario.StartStream(r.L, "mn", "cn", scenario.Corp, 7008, 20*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	fmt.Fprintf(out, "probes: UDP echo every 10 ms and a TCP connection to %v through %s\n", scenario.Corp, kind)
+	time.Sleep(500 * time.Millisecond)
+	var current string
+	var mu sync.Mutex
+	stop := live(p, s, func() string { mu.Lock(); defer mu.Unlock(); return current })
+	for i := 1; i <= d.moves && err == nil; i++ {
+		mu.Lock()
+		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, d.moves, r.At, 3-r.At)
+		mu.Unlock()
+		m := r.TunnelHandoffs(t, p, 1, d.dwell, nil)[0]
+		rw := row{scenario: name, MoveResult: m.MoveResult, ike: m.Session.Short, same: "same session"}
+		if !m.Same {
+			rw.same = "CHANGED: " + m.Diff
+		}
+		rw.N = i
+		rows = append(rows, rw)
+		moved(rw, d.moves)
+		err = rw.Err
+		if err == nil && !m.Same {
+			err = fmt.Errorf("move %d: the %s session changed: %s", i, kind, m.Diff)
+		}
+	}
+	stop()
+	sent, echoed := p.Totals()
+	tcp := "survived every move"
+	if terr := s.Err(); terr != nil {
+		tcp = "BROKEN: " + terr.Error()
+		if err == nil {
 			err = terr
 		}
 	}
@@ -459,6 +522,8 @@ func title(name string) string {
 		return "S5: proxy Mobile IP on the hotspots (RFC 5563); the laptop has only its DHCP client and its VPN client"
 	case "s3":
 		return "S3: x-HA outside, i-HA inside; the laptop goes outside, outside, inside, outside (RFC 5265, RFC 4093 §2.1)"
+	case "openvpn", "wireguard":
+		return "S1 with " + name + ", unmodified: x-MIP, the VPN over the x-home address (RFC 5265, RFC 4093 §2.4, §5.4)"
 	case "baseline-mobike":
 		return "baseline: no mip4d, the VPN client on the hotspot address with MOBIKE"
 	case "baseline-reestablish":
@@ -471,8 +536,8 @@ func printTable(rows []row) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Println("scenario              move  path        care-of        NAT mapping at HA    gap ms  lost  IKE SA  SPIs (i/r)         VPN")
-	fmt.Println("--------------------  ----  ----------  -------------  -------------------  ------  ----  ------  -----------------  -----------------------")
+	fmt.Println("scenario              RFC 4093       move  path        care-of        NAT mapping at HA    gap ms  lost  IKE SA  SPIs (i/r)         VPN")
+	fmt.Println("--------------------  -------------  ----  ----------  -------------  -------------------  ------  ----  ------  -----------------  -----------------------")
 	gaps := map[string][]time.Duration{}
 	var order []string
 	for _, r := range rows {
@@ -480,7 +545,7 @@ func printTable(rows []row) {
 		if r.NAT.IsValid() {
 			nat = r.NAT.String()
 		}
-		fmt.Printf("%-20s  %4d  hs%d -> hs%d  %-13v  %-19s  %6d  %4d  %-6s  %-17s  %s\n", r.scenario, r.N, r.From, r.To, r.CareOf, nat,
+		fmt.Printf("%-20s  %-13s  %4d  hs%d -> hs%d  %-13v  %-19s  %6d  %4d  %-6s  %-17s  %s\n", r.scenario, dash(rfc4093[r.scenario]), r.N, r.From, r.To, r.CareOf, nat,
 			r.Gap.Milliseconds(), r.Lost, dash(r.ike), dash(r.spis), dash(r.same))
 		if _, ok := gaps[r.scenario]; !ok {
 			order = append(order, r.scenario)
@@ -507,6 +572,8 @@ func dash(s string) string {
 var rfc4093 = map[string]string{
 	"roaming":              "—",
 	"s1":                   "§2.4",
+	"openvpn":              "§2.4",
+	"wireguard":            "§2.4",
 	"s2":                   "§2.4",
 	"s3":                   "§2.1",
 	"s5":                   "§2.4",
