@@ -42,7 +42,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var all = []string{"roaming", "s1", "openvpn", "wireguard", "s2", "s3", "s5", "baseline-mobike", "baseline-reestablish"}
+var all = []string{"roaming", "s1", "openvpn", "wireguard", "s2", "s3", "s4-dmz", "s4-combined", "s4-local", "s5", "baseline-mobike", "baseline-reestablish"}
 
 func main() {
 	bin := flag.String("bin", "bin/mip4d", "the mip4d binary")
@@ -215,6 +215,25 @@ func (d *demo) run(name string) (rows []row, err error) {
 		} else {
 			r, err = scenario.BuildS5(l, d.bin)
 		}
+	case strings.HasPrefix(name, "s4-"):
+		if verr := vpn.Available(); verr != nil {
+			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
+		}
+		var s4 *scenario.S4
+		switch name {
+		case "s4-dmz":
+			s4, err = scenario.BuildS4DMZ(l, d.bin)
+		case "s4-combined":
+			s4, err = scenario.BuildS4Combined(l, d.bin, scenario.VPNGW)
+		case "s4-local":
+			s4, err = scenario.BuildS4LocalLink(l, d.bin)
+		default:
+			return nil, fmt.Errorf("unknown scenario %q", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return d.s4(s4, name)
 	case name == "openvpn" || name == "wireguard":
 		if verr := vpn.KindAvailable(vpn.Kind(name)); verr != nil {
 			return nil, fmt.Errorf("%s is needed for %s: %v (make deps installs it)", name, name, verr)
@@ -398,6 +417,69 @@ func (d *demo) tunnel(r *scenario.Roaming, name string, kind vpn.Kind) (rows []r
 	return rows, err
 }
 
+// s4 runs one deployment of S4 (RFC 4093 §2.2, §2.3, §2.5): the home
+// agent beside or on the VPN gateway, the VPN over the home address.
+func (d *demo) s4(s4 *scenario.S4, name string) (rows []row, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\n\ndaemon logs:\n%s", err, s4.Logs())
+		}
+	}()
+	if err = s4.MoveTo(1); err != nil {
+		return nil, err
+	}
+	status("starting the home agent and the mobile node on hs1 ...")
+	if err = s4.Start(); err != nil {
+		return nil, err
+	}
+	if _, err = s4.WaitRegistered(scenario.CoAs[1], 10*time.Second); err != nil {
+		return nil, err
+	}
+	status("bringing the VPN up over the home address ...")
+	v, err := s4.StartVPN()
+	if err != nil {
+		return nil, err
+	}
+	status(fmt.Sprintf("VPN up from %v: IKE SA #%d (%s_i %s_r), virtual IP %v\n", v.SA.LocalHost, v.SA.UniqueID,
+		v.SA.InitiatorSPI, v.SA.ResponderSPI, v.VIP))
+	p, err := scenario.StartProbe(s4.L, "mn", "cn", scenario.Corp, 7007, 10*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop()
+	s, err := scenario.StartStream(s4.L, "mn", "cn", scenario.Corp, 7008, 20*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	fmt.Fprintf(out, "probes: UDP echo every 10 ms and a TCP connection to %v\n", scenario.Corp)
+	time.Sleep(500 * time.Millisecond)
+	var current string
+	var mu sync.Mutex
+	stop := live(p, s, func() string { mu.Lock(); defer mu.Unlock(); return current })
+	for i := 1; i <= d.moves && err == nil; i++ {
+		mu.Lock()
+		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, d.moves, s4.At, 3-s4.At)
+		mu.Unlock()
+		rw := vpnRow(s4.VPNHandoffs(v, p, 1, d.dwell, true, nil)[0])
+		rw.N, rw.scenario = i, name
+		rows = append(rows, rw)
+		moved(rw, d.moves)
+		err = rw.Err
+	}
+	stop()
+	sent, echoed := p.Totals()
+	tcp := "survived every move"
+	if terr := s.Err(); terr != nil {
+		tcp = "BROKEN: " + terr.Error()
+		if err == nil {
+			err = terr
+		}
+	}
+	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	return rows, err
+}
+
 // s3 runs the principal scenario: the tour outside → outside → inside →
 // outside, probes addressed to the i-home address.
 func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
@@ -524,6 +606,12 @@ func title(name string) string {
 		return "S3: x-HA outside, i-HA inside; the laptop goes outside, outside, inside, outside (RFC 5265, RFC 4093 §2.1)"
 	case "openvpn", "wireguard":
 		return "S1 with " + name + ", unmodified: x-MIP, the VPN over the x-home address (RFC 5265, RFC 4093 §2.4, §5.4)"
+	case "s4-dmz":
+		return "S4: the home agent in the DMZ beside the VPN gateway, the VPN over the home address (RFC 4093 §2.2)"
+	case "s4-combined":
+		return "S4: the home agent and the VPN gateway on one box (RFC 4093 §2.3)"
+	case "s4-local":
+		return "S4: the combined VPN gateway and home agent on the intranet's local link behind the firewall (RFC 4093 §2.5)"
 	case "baseline-mobike":
 		return "baseline: no mip4d, the VPN client on the hotspot address with MOBIKE"
 	case "baseline-reestablish":
@@ -536,8 +624,8 @@ func printTable(rows []row) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Println("scenario              RFC 4093       move  path        care-of        NAT mapping at HA    gap ms  lost  IKE SA  SPIs (i/r)         VPN")
-	fmt.Println("--------------------  -------------  ----  ----------  -------------  -------------------  ------  ----  ------  -----------------  -----------------------")
+	fmt.Println("scenario              RFC 4093       move  path        care-of        NAT mapping at HA    gap ms  lost  session         SPIs (i/r)         VPN")
+	fmt.Println("--------------------  -------------  ----  ----------  -------------  -------------------  ------  ----  --------------  -----------------  -----------------------")
 	gaps := map[string][]time.Duration{}
 	var order []string
 	for _, r := range rows {
@@ -545,7 +633,7 @@ func printTable(rows []row) {
 		if r.NAT.IsValid() {
 			nat = r.NAT.String()
 		}
-		fmt.Printf("%-20s  %-13s  %4d  hs%d -> hs%d  %-13v  %-19s  %6d  %4d  %-6s  %-17s  %s\n", r.scenario, dash(rfc4093[r.scenario]), r.N, r.From, r.To, r.CareOf, nat,
+		fmt.Printf("%-20s  %-13s  %4d  hs%d -> hs%d  %-13v  %-19s  %6d  %4d  %-14s  %-17s  %s\n", r.scenario, dash(rfc4093[r.scenario]), r.N, r.From, r.To, r.CareOf, nat,
 			r.Gap.Milliseconds(), r.Lost, dash(r.ike), dash(r.spis), dash(r.same))
 		if _, ok := gaps[r.scenario]; !ok {
 			order = append(order, r.scenario)
@@ -576,6 +664,9 @@ var rfc4093 = map[string]string{
 	"wireguard":            "§2.4",
 	"s2":                   "§2.4",
 	"s3":                   "§2.1",
+	"s4-dmz":               "§2.2",
+	"s4-combined":          "§2.3",
+	"s4-local":             "§2.5",
 	"s5":                   "§2.4",
 	"baseline-mobike":      "§2.4 (no MIP)",
 	"baseline-reestablish": "§2.4 (no MIP)",
