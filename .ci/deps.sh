@@ -36,6 +36,7 @@ libbpf-dev          /usr/include/bpf/bpf_helpers.h
 openvpn             /usr/sbin/openvpn
 wireguard-go        /usr/bin/wireguard-go
 wireguard-tools     wg
+keepalived          /usr/sbin/keepalived
 '
 
 installed() { # package command
