@@ -7,17 +7,26 @@
 //   - s1: RFC 5265 x-MIP with a co-located care-of address — the laptop's
 //     unmodified strongSwan VPN client runs over the x-home address mip4d
 //     keeps stable, to an unmodified strongSwan gateway;
+//   - openvpn, wireguard: s1 with an unmodified OpenVPN or WireGuard
+//     instead of strongSwan (RFC 4093 §5.4: any vendor's VPN);
 //   - s2: the same through mip4d foreign agents on the hotspots, themselves
 //     behind the hotspots' NATs (RFC 3519 from the agent);
 //   - s3: RFC 5265 in full (RFC 4093 §2.1) — an x-HA outside and an i-HA
 //     inside; the laptop goes outside, outside, inside (the enterprise's
 //     own hotspot, hs3), outside: the VPN only when outside, i-MIP through
 //     it there and directly inside, a session to the i-home address kept;
+//   - s4-dmz, s4-combined, s4-local: S4, the home agent in the DMZ beside
+//     the VPN gateway (RFC 4093 §2.2), on one box with it (§2.3), combined
+//     on the intranet's local link behind the firewall (§2.5);
 //   - s5: proxy Mobile IP (RFC 5563) on the hotspots — the laptop runs only
 //     busybox udhcpc and the strongSwan client, nothing of ours;
 //   - baseline-mobike and baseline-reestablish: the same moves without
 //     mip4d, the VPN client on the hotspot address with MOBIKE, or
 //     re-establishing its SA.
+//
+// On a terminal a live line shows the probes; elsewhere (a CI log, a
+// pipe, a file) one line per phase and per move. --quiet prints only the
+// table and errors, --json one JSON object per move on stdout.
 //
 // Every lab is torn down when its scenario ends, fails, or is interrupted.
 package main
@@ -173,7 +182,8 @@ func moved(r row, total int) {
 	if tty {
 		return
 	}
-	fmt.Fprintf(out, "move %d/%d: hs%d -> hs%d, gap %d ms, %d lost %s\n", r.N, total, r.From, r.To, r.Gap.Milliseconds(), r.Lost, r.same)
+	fmt.Fprintf(out, "move %d/%d: hs%d -> hs%d, gap %d ms, %d lost%s\n", r.N, total, r.From, r.To, r.Gap.Milliseconds(), r.Lost,
+		strings.TrimRight(", "+r.same, ", "))
 }
 
 // run builds a lab, runs one scenario in it and tears it down.
