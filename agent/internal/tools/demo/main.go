@@ -7,24 +7,35 @@
 //   - s1: RFC 5265 x-MIP with a co-located care-of address — the laptop's
 //     unmodified strongSwan VPN client runs over the x-home address mip4d
 //     keeps stable, to an unmodified strongSwan gateway;
+//   - openvpn, wireguard: s1 with an unmodified OpenVPN or WireGuard
+//     instead of strongSwan (RFC 4093 §5.4: any vendor's VPN);
 //   - s2: the same through mip4d foreign agents on the hotspots, themselves
 //     behind the hotspots' NATs (RFC 3519 from the agent);
 //   - s3: RFC 5265 in full (RFC 4093 §2.1) — an x-HA outside and an i-HA
 //     inside; the laptop goes outside, outside, inside (the enterprise's
 //     own hotspot, hs3), outside: the VPN only when outside, i-MIP through
 //     it there and directly inside, a session to the i-home address kept;
+//   - s4-dmz, s4-combined, s4-local: S4, the home agent in the DMZ beside
+//     the VPN gateway (RFC 4093 §2.2), on one box with it (§2.3), combined
+//     on the intranet's local link behind the firewall (§2.5);
 //   - s5: proxy Mobile IP (RFC 5563) on the hotspots — the laptop runs only
 //     busybox udhcpc and the strongSwan client, nothing of ours;
 //   - baseline-mobike and baseline-reestablish: the same moves without
 //     mip4d, the VPN client on the hotspot address with MOBIKE, or
 //     re-establishing its SA.
 //
+// On a terminal a live line shows the probes; elsewhere (a CI log, a
+// pipe, a file) one line per phase and per move. --quiet prints only the
+// table and errors, --json one JSON object per move on stdout.
+//
 // Every lab is torn down when its scenario ends, fails, or is interrupted.
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -37,9 +48,10 @@ import (
 	"github.com/mip4d/mip4d/agent/internal/lab"
 	"github.com/mip4d/mip4d/agent/internal/scenario"
 	"github.com/mip4d/mip4d/agent/internal/vpn"
+	"golang.org/x/sys/unix"
 )
 
-var all = []string{"roaming", "s1", "s2", "s3", "s5", "baseline-mobike", "baseline-reestablish"}
+var all = []string{"roaming", "s1", "openvpn", "wireguard", "s2", "s3", "s4-dmz", "s4-combined", "s4-local", "s5", "baseline-mobike", "baseline-reestablish"}
 
 func main() {
 	bin := flag.String("bin", "bin/mip4d", "the mip4d binary")
@@ -47,7 +59,17 @@ func main() {
 	dwell := flag.Duration("dwell", time.Second, "time on each hotspot")
 	which := flag.String("scenario", "all", "scenarios to run, comma-separated: "+strings.Join(all, ", ")+", or all")
 	keep := flag.Bool("keep-logs", false, "keep each lab's directory with the daemons' logs")
+	quiet := flag.Bool("quiet", false, "print only the final table and errors")
+	jsonOut := flag.Bool("json", false, "print the per-move table as JSON lines on stdout (one object per move); progress goes to stderr")
 	flag.Parse()
+	tty = isTerminal(os.Stdout)
+	switch {
+	case *quiet:
+		out, tty = io.Discard, false
+	case *jsonOut:
+		out, tty = os.Stderr, isTerminal(os.Stderr)
+	}
+	asJSON = *jsonOut
 	if os.Geteuid() != 0 {
 		fail(fmt.Errorf("the labs build network namespaces: run as root (sudo make demo)"))
 	}
@@ -60,13 +82,13 @@ func main() {
 	}
 	d := &demo{bin: *bin, moves: *moves, dwell: *dwell, keep: *keep}
 	d.trapSignals()
-	fmt.Println("mip4d demo: a laptop roams between two NATed hotspots")
-	fmt.Println()
-	fmt.Println("  [cn] ─ enterprise ─ [vpngw: strongSwan, unmodified] ─┐      (s3: [i-HA] in the enterprise, hs3 its own hotspot)")
-	fmt.Println("                                                      [inet] ── [x-HA: mip4d ha, home network 10.10.0.0/16]")
-	fmt.Println("                                       [nat1] ── hs1 ──┤")
-	fmt.Println("                                       [nat2] ── hs2 ──┴── [laptop: mip4d mn, strongSwan client]")
-	fmt.Println()
+	fmt.Fprintln(out, "mip4d demo: a laptop roams between two NATed hotspots")
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "  [cn] ─ enterprise ─ [vpngw: strongSwan, unmodified] ─┐      (s3: [i-HA] in the enterprise, hs3 its own hotspot)")
+	fmt.Fprintln(out, "                                                      [inet] ── [x-HA: mip4d ha, home network 10.10.0.0/16]")
+	fmt.Fprintln(out, "                                       [nat1] ── hs1 ──┤")
+	fmt.Fprintln(out, "                                       [nat2] ── hs2 ──┴── [laptop: mip4d mn, strongSwan client]")
+	fmt.Fprintln(out)
 	var rows []row
 	var failed []string
 	for _, s := range list {
@@ -77,7 +99,11 @@ func main() {
 			failed = append(failed, s)
 		}
 	}
-	printTable(rows)
+	if asJSON {
+		printJSON(rows)
+	} else {
+		printTable(rows)
+	}
 	if len(failed) > 0 {
 		fail(fmt.Errorf("scenarios failed: %s", strings.Join(failed, ", ")))
 	}
@@ -124,7 +150,41 @@ type row struct {
 	same      string
 }
 
-func status(s string) { fmt.Printf("\r\033[K%s", s) }
+var (
+	// out takes the human text: stdout, stderr with --json, nowhere with --quiet.
+	out io.Writer = os.Stdout
+	// tty is whether out is a terminal: only there the live \r line is drawn;
+	// elsewhere (a CI log, a pipe, a file) one line per phase and per move.
+	tty    bool
+	asJSON bool
+)
+
+// isTerminal reports whether f is a terminal (TCGETS succeeds on it).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// status shows what is happening: on a terminal it redraws the live line,
+// elsewhere it prints a line (and nothing for the empty string).
+func status(s string) {
+	if tty {
+		fmt.Fprintf(out, "\r\033[K%s", s)
+		return
+	}
+	if s = strings.TrimRight(s, "\n"); s != "" {
+		fmt.Fprintln(out, s)
+	}
+}
+
+// moved prints one line per move when there is no live line.
+func moved(r row, total int) {
+	if tty {
+		return
+	}
+	fmt.Fprintf(out, "move %d/%d: hs%d -> hs%d, gap %d ms, %d lost%s\n", r.N, total, r.From, r.To, r.Gap.Milliseconds(), r.Lost,
+		strings.TrimRight(", "+r.same, ", "))
+}
 
 // run builds a lab, runs one scenario in it and tears it down.
 func (d *demo) run(name string) (rows []row, err error) {
@@ -143,14 +203,14 @@ func (d *demo) run(name string) (rows []row, err error) {
 		d.mu.Lock()
 		l.Close()
 		if d.keep {
-			fmt.Printf("  logs of %s: %s\n", name, dir)
+			fmt.Fprintf(out, "  logs of %s: %s\n", name, dir)
 		} else {
 			os.RemoveAll(dir)
 		}
 		d.cur = nil
 		d.mu.Unlock()
 	}()
-	fmt.Printf("== %s\n", title(name))
+	fmt.Fprintf(out, "== %s\n", title(name))
 	status("building the lab ...")
 	var r *scenario.Roaming
 	switch {
@@ -165,6 +225,30 @@ func (d *demo) run(name string) (rows []row, err error) {
 		} else {
 			r, err = scenario.BuildS5(l, d.bin)
 		}
+	case strings.HasPrefix(name, "s4-"):
+		if verr := vpn.Available(); verr != nil {
+			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
+		}
+		var s4 *scenario.S4
+		switch name {
+		case "s4-dmz":
+			s4, err = scenario.BuildS4DMZ(l, d.bin)
+		case "s4-combined":
+			s4, err = scenario.BuildS4Combined(l, d.bin, scenario.VPNGW)
+		case "s4-local":
+			s4, err = scenario.BuildS4LocalLink(l, d.bin)
+		default:
+			return nil, fmt.Errorf("unknown scenario %q", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return d.s4(s4, name)
+	case name == "openvpn" || name == "wireguard":
+		if verr := vpn.KindAvailable(vpn.Kind(name)); verr != nil {
+			return nil, fmt.Errorf("%s is needed for %s: %v (make deps installs it)", name, name, verr)
+		}
+		r, err = scenario.BuildAcceptance(l, d.bin)
 	default:
 		if verr := vpn.Available(); verr != nil {
 			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
@@ -184,6 +268,9 @@ func (d *demo) run(name string) (rows []row, err error) {
 	}
 	if name == "s3" {
 		return d.s3(r)
+	}
+	if name == "openvpn" || name == "wireguard" {
+		return d.tunnel(r, name, vpn.Kind(name))
 	}
 	target, port := scenario.CN, uint16(7007)
 	var v *scenario.VPN
@@ -245,7 +332,7 @@ func (d *demo) run(name string) (rows []row, err error) {
 		return nil, err
 	}
 	defer s.Stop()
-	fmt.Printf("probes: UDP echo every 10 ms and a TCP connection to %v\n", target)
+	fmt.Fprintf(out, "probes: UDP echo every 10 ms and a TCP connection to %v\n", target)
 	time.Sleep(500 * time.Millisecond)
 
 	var current string
@@ -269,6 +356,7 @@ func (d *demo) run(name string) (rows []row, err error) {
 		}
 		rw.N, rw.scenario = i, name
 		rows = append(rows, rw)
+		moved(rw, d.moves)
 		err = rw.Err
 	}
 	stop()
@@ -280,7 +368,125 @@ func (d *demo) run(name string) (rows []row, err error) {
 			err = terr
 		}
 	}
-	fmt.Printf("%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	return rows, err
+}
+
+// tunnel runs S1 with an unmodified VPN of kind (RFC 4093 §5.4: any
+// vendor's VPN) over the x-home address mip4d keeps stable.
+func (d *demo) tunnel(r *scenario.Roaming, name string, kind vpn.Kind) (rows []row, err error) {
+	status(fmt.Sprintf("starting the home agent and the mobile node on hs1, then %s over the x-home address ...", kind))
+	t, err := r.StartS1Tunnel(kind)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	status(fmt.Sprintf("%s up from %v: session %s\n", kind, scenario.HoA, t.First().Short))
+	p, err := scenario.StartProbe(r.L, "mn", "cn", scenario.Corp, 7007, 10*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop()
+	s, err := scenario.StartStream(r.L, "mn", "cn", scenario.Corp, 7008, 20*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	fmt.Fprintf(out, "probes: UDP echo every 10 ms and a TCP connection to %v through %s\n", scenario.Corp, kind)
+	time.Sleep(500 * time.Millisecond)
+	var current string
+	var mu sync.Mutex
+	stop := live(p, s, func() string { mu.Lock(); defer mu.Unlock(); return current })
+	for i := 1; i <= d.moves && err == nil; i++ {
+		mu.Lock()
+		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, d.moves, r.At, 3-r.At)
+		mu.Unlock()
+		m := r.TunnelHandoffs(t, p, 1, d.dwell, nil)[0]
+		rw := row{scenario: name, MoveResult: m.MoveResult, ike: m.Session.Short, same: "same session"}
+		if !m.Same {
+			rw.same = "CHANGED: " + m.Diff
+		}
+		rw.N = i
+		rows = append(rows, rw)
+		moved(rw, d.moves)
+		err = rw.Err
+		if err == nil && !m.Same {
+			err = fmt.Errorf("move %d: the %s session changed: %s", i, kind, m.Diff)
+		}
+	}
+	stop()
+	sent, echoed := p.Totals()
+	tcp := "survived every move"
+	if terr := s.Err(); terr != nil {
+		tcp = "BROKEN: " + terr.Error()
+		if err == nil {
+			err = terr
+		}
+	}
+	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	return rows, err
+}
+
+// s4 runs one deployment of S4 (RFC 4093 §2.2, §2.3, §2.5): the home
+// agent beside or on the VPN gateway, the VPN over the home address.
+func (d *demo) s4(s4 *scenario.S4, name string) (rows []row, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\n\ndaemon logs:\n%s", err, s4.Logs())
+		}
+	}()
+	if err = s4.MoveTo(1); err != nil {
+		return nil, err
+	}
+	status("starting the home agent and the mobile node on hs1 ...")
+	if err = s4.Start(); err != nil {
+		return nil, err
+	}
+	if _, err = s4.WaitRegistered(scenario.CoAs[1], 10*time.Second); err != nil {
+		return nil, err
+	}
+	status("bringing the VPN up over the home address ...")
+	v, err := s4.StartVPN()
+	if err != nil {
+		return nil, err
+	}
+	status(fmt.Sprintf("VPN up from %v: IKE SA #%d (%s_i %s_r), virtual IP %v\n", v.SA.LocalHost, v.SA.UniqueID,
+		v.SA.InitiatorSPI, v.SA.ResponderSPI, v.VIP))
+	p, err := scenario.StartProbe(s4.L, "mn", "cn", scenario.Corp, 7007, 10*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop()
+	s, err := scenario.StartStream(s4.L, "mn", "cn", scenario.Corp, 7008, 20*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	fmt.Fprintf(out, "probes: UDP echo every 10 ms and a TCP connection to %v\n", scenario.Corp)
+	time.Sleep(500 * time.Millisecond)
+	var current string
+	var mu sync.Mutex
+	stop := live(p, s, func() string { mu.Lock(); defer mu.Unlock(); return current })
+	for i := 1; i <= d.moves && err == nil; i++ {
+		mu.Lock()
+		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, d.moves, s4.At, 3-s4.At)
+		mu.Unlock()
+		rw := vpnRow(s4.VPNHandoffs(v, p, 1, d.dwell, true, nil)[0])
+		rw.N, rw.scenario = i, name
+		rows = append(rows, rw)
+		moved(rw, d.moves)
+		err = rw.Err
+	}
+	stop()
+	sent, echoed := p.Totals()
+	tcp := "survived every move"
+	if terr := s.Err(); terr != nil {
+		tcp = "BROKEN: " + terr.Error()
+		if err == nil {
+			err = terr
+		}
+	}
+	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
 	return rows, err
 }
 
@@ -304,7 +510,7 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 		return nil, err
 	}
 	defer s.Stop()
-	fmt.Printf("probes: UDP echo every 10 ms and a TCP connection from the i-home address to %v\n", scenario.Corp)
+	fmt.Fprintf(out, "probes: UDP echo every 10 ms and a TCP connection from the i-home address to %v\n", scenario.Corp)
 	time.Sleep(500 * time.Millisecond)
 	var rows []row
 	var mu sync.Mutex
@@ -323,7 +529,9 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 			rw.ike = fmt.Sprintf("#%d", m.SA.UniqueID)
 			rw.spis = short(m.SA.InitiatorSPI) + "/" + short(m.SA.ResponderSPI)
 		}
+		rw.N = i
 		rows = append(rows, rw)
+		moved(rw, moves)
 		if m.Err != nil {
 			return rows, m.Err
 		}
@@ -335,9 +543,9 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 		tcp = "BROKEN: " + terr.Error()
 		err = terr
 	}
-	fmt.Printf("s3: UDP probes %d sent, %d echoed; TCP connection from the i-home address %s\n", sent, echoed, tcp)
-	fmt.Println("    (outside -> outside keeps the VPN's SA; inside there is no VPN; coming back out brings a new one up, by design)")
-	fmt.Println()
+	fmt.Fprintf(out, "s3: UDP probes %d sent, %d echoed; TCP connection from the i-home address %s\n", sent, echoed, tcp)
+	fmt.Fprintln(out, "    (outside -> outside keeps the VPN's SA; inside there is no VPN; coming back out brings a new one up, by design)")
+	fmt.Fprintln(out)
 	return rows, err
 }
 
@@ -345,6 +553,9 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 // happening, the probes, the TCP connection) until the returned stop is
 // called; stop is idempotent and clears the line.
 func live(p *scenario.Probe, s *scenario.Stream, what func() string) (stop func()) {
+	if !tty {
+		return func() {}
+	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -403,6 +614,14 @@ func title(name string) string {
 		return "S5: proxy Mobile IP on the hotspots (RFC 5563); the laptop has only its DHCP client and its VPN client"
 	case "s3":
 		return "S3: x-HA outside, i-HA inside; the laptop goes outside, outside, inside, outside (RFC 5265, RFC 4093 §2.1)"
+	case "openvpn", "wireguard":
+		return "S1 with " + name + ", unmodified: x-MIP, the VPN over the x-home address (RFC 5265, RFC 4093 §2.4, §5.4)"
+	case "s4-dmz":
+		return "S4: the home agent in the DMZ beside the VPN gateway, the VPN over the home address (RFC 4093 §2.2)"
+	case "s4-combined":
+		return "S4: the home agent and the VPN gateway on one box (RFC 4093 §2.3)"
+	case "s4-local":
+		return "S4: the combined VPN gateway and home agent on the intranet's local link behind the firewall (RFC 4093 §2.5)"
 	case "baseline-mobike":
 		return "baseline: no mip4d, the VPN client on the hotspot address with MOBIKE"
 	case "baseline-reestablish":
@@ -415,8 +634,8 @@ func printTable(rows []row) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Println("scenario              move  path        care-of        NAT mapping at HA    gap ms  lost  IKE SA  SPIs (i/r)         VPN")
-	fmt.Println("--------------------  ----  ----------  -------------  -------------------  ------  ----  ------  -----------------  -----------------------")
+	fmt.Println("scenario              RFC 4093       move  path        care-of        NAT mapping at HA    gap ms  lost  session         SPIs (i/r)         VPN")
+	fmt.Println("--------------------  -------------  ----  ----------  -------------  -------------------  ------  ----  --------------  -----------------  -----------------------")
 	gaps := map[string][]time.Duration{}
 	var order []string
 	for _, r := range rows {
@@ -424,7 +643,7 @@ func printTable(rows []row) {
 		if r.NAT.IsValid() {
 			nat = r.NAT.String()
 		}
-		fmt.Printf("%-20s  %4d  hs%d -> hs%d  %-13v  %-19s  %6d  %4d  %-6s  %-17s  %s\n", r.scenario, r.N, r.From, r.To, r.CareOf, nat,
+		fmt.Printf("%-20s  %-13s  %4d  hs%d -> hs%d  %-13v  %-19s  %6d  %4d  %-14s  %-17s  %s\n", r.scenario, dash(rfc4093[r.scenario]), r.N, r.From, r.To, r.CareOf, nat,
 			r.Gap.Milliseconds(), r.Lost, dash(r.ike), dash(r.spis), dash(r.same))
 		if _, ok := gaps[r.scenario]; !ok {
 			order = append(order, r.scenario)
@@ -444,4 +663,57 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// rfc4093 is the RFC 4093 section (§2.1–§2.5) each scenario shows; the
+// baselines compare against S1's §2.4 setting without mip4d.
+var rfc4093 = map[string]string{
+	"roaming":              "—",
+	"s1":                   "§2.4",
+	"openvpn":              "§2.4",
+	"wireguard":            "§2.4",
+	"s2":                   "§2.4",
+	"s3":                   "§2.1",
+	"s4-dmz":               "§2.2",
+	"s4-combined":          "§2.3",
+	"s4-local":             "§2.5",
+	"s5":                   "§2.4",
+	"baseline-mobike":      "§2.4 (no MIP)",
+	"baseline-reestablish": "§2.4 (no MIP)",
+}
+
+// moveJSON is one move of --json output.
+type moveJSON struct {
+	Scenario string `json:"scenario"`
+	RFC4093  string `json:"rfc4093"`
+	Move     int    `json:"move"`
+	From     int    `json:"from"`
+	To       int    `json:"to"`
+	CareOf   string `json:"care_of,omitempty"`
+	NAT      string `json:"nat,omitempty"`
+	GapMS    int64  `json:"gap_ms"`
+	Lost     int    `json:"lost"`
+	Session  string `json:"session,omitempty"`
+	SPIs     string `json:"spis,omitempty"`
+	Same     string `json:"same,omitempty"`
+	Err      string `json:"error,omitempty"`
+}
+
+// printJSON writes one JSON object per move on stdout.
+func printJSON(rows []row) {
+	enc := json.NewEncoder(os.Stdout)
+	for _, r := range rows {
+		m := moveJSON{Scenario: r.scenario, RFC4093: rfc4093[r.scenario], Move: r.N, From: r.From, To: r.To,
+			GapMS: r.Gap.Milliseconds(), Lost: r.Lost, Session: r.ike, SPIs: r.spis, Same: r.same}
+		if r.CareOf.IsValid() {
+			m.CareOf = r.CareOf.String()
+		}
+		if r.NAT.IsValid() {
+			m.NAT = r.NAT.String()
+		}
+		if r.Err != nil {
+			m.Err = r.Err.Error()
+		}
+		enc.Encode(m)
+	}
 }
