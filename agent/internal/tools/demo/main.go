@@ -38,6 +38,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
 	"strings"
@@ -51,7 +52,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var all = []string{"roaming", "s1", "openvpn", "wireguard", "s2", "s3", "s4-dmz", "s4-combined", "s4-local", "s5", "baseline-mobike", "baseline-reestablish"}
+var all = []string{"roaming", "s1", "openvpn", "wireguard", "s2", "s3", "s4-dmz", "s4-combined", "s4-local", "s5", "failover", "baseline-mobike", "baseline-reestablish"}
 
 func main() {
 	bin := flag.String("bin", "bin/mip4d", "the mip4d binary")
@@ -148,6 +149,18 @@ type row struct {
 	scenario.MoveResult
 	ike, spis string
 	same      string
+	// hop names what From and To number: "hs" (hotspots), "ha" (the
+	// failover's home agent boxes).
+	hop string
+}
+
+// path is "hs1 -> hs2" (or "ha1 -> ha2" for a failover).
+func (r row) path() string {
+	h := r.hop
+	if h == "" {
+		h = "hs"
+	}
+	return fmt.Sprintf("%s%d -> %s%d", h, r.From, h, r.To)
 }
 
 var (
@@ -182,7 +195,7 @@ func moved(r row, total int) {
 	if tty {
 		return
 	}
-	fmt.Fprintf(out, "move %d/%d: hs%d -> hs%d, gap %d ms, %d lost%s\n", r.N, total, r.From, r.To, r.Gap.Milliseconds(), r.Lost,
+	fmt.Fprintf(out, "move %d/%d: %s, gap %d ms, %d lost%s\n", r.N, total, r.path(), r.Gap.Milliseconds(), r.Lost,
 		strings.TrimRight(", "+r.same, ", "))
 }
 
@@ -214,6 +227,8 @@ func (d *demo) run(name string) (rows []row, err error) {
 	status("building the lab ...")
 	var r *scenario.Roaming
 	switch {
+	case name == "failover":
+		return d.failover(l)
 	case name == "roaming":
 		r, err = scenario.Build(l, d.bin)
 	case name == "s2" || name == "s5":
@@ -622,6 +637,8 @@ func title(name string) string {
 		return "S4: the home agent and the VPN gateway on one box (RFC 4093 §2.3)"
 	case "s4-local":
 		return "S4: the combined VPN gateway and home agent on the intranet's local link behind the firewall (RFC 4093 §2.5)"
+	case "failover":
+		return "failover: two home agents on keepalived (VRRP), bindings replicated; the master box crashes (SIGKILL, link down) each move; lost = bindings lost"
 	case "baseline-mobike":
 		return "baseline: no mip4d, the VPN client on the hotspot address with MOBIKE"
 	case "baseline-reestablish":
@@ -643,7 +660,7 @@ func printTable(rows []row) {
 		if r.NAT.IsValid() {
 			nat = r.NAT.String()
 		}
-		fmt.Printf("%-20s  %-13s  %4d  hs%d -> hs%d  %-13v  %-19s  %6d  %4d  %-14s  %-17s  %s\n", r.scenario, dash(rfc4093[r.scenario]), r.N, r.From, r.To, r.CareOf, nat,
+		fmt.Printf("%-20s  %-13s  %4d  %-10s  %-13v  %-19s  %6d  %4d  %-14s  %-17s  %s\n", r.scenario, dash(rfc4093[r.scenario]), r.N, r.path(), r.CareOf, nat,
 			r.Gap.Milliseconds(), r.Lost, dash(r.ike), dash(r.spis), dash(r.same))
 		if _, ok := gaps[r.scenario]; !ok {
 			order = append(order, r.scenario)
@@ -678,6 +695,7 @@ var rfc4093 = map[string]string{
 	"s4-combined":          "§2.3",
 	"s4-local":             "§2.5",
 	"s5":                   "§2.4",
+	"failover":             "—",
 	"baseline-mobike":      "§2.4 (no MIP)",
 	"baseline-reestablish": "§2.4 (no MIP)",
 }
@@ -716,4 +734,39 @@ func printJSON(rows []row) {
 		}
 		enc.Encode(m)
 	}
+}
+
+// failoverNodes is how many mobile nodes the failover scenario registers.
+const failoverNodes = 50
+
+// failover crashes the master of a redundant home agent pair once per
+// move (issue 10): the gap is from the crash until the other box, told
+// MASTER by keepalived, accepts a registration at the virtual address;
+// every binding must survive and a registration replayed to the new
+// master must be refused with 133 (RFC 5944 §5.7).
+func (d *demo) failover(l *lab.Lab) (rows []row, err error) {
+	if _, lerr := exec.LookPath("keepalived"); lerr != nil {
+		return nil, fmt.Errorf("keepalived is needed for failover: %v (make deps installs it)", lerr)
+	}
+	status(fmt.Sprintf("starting two home agents with keepalived and %d mobile nodes registered ...", failoverNodes))
+	f, err := scenario.StartFailover(l, d.bin, failoverNodes)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "home agent address %v on the master; bindings replicated to the backup\n", scenario.FailoverVIP)
+	for _, m := range f.FailoverMoves(d.moves, nil) {
+		rw := row{scenario: "failover", MoveResult: m, hop: "ha", same: fmt.Sprintf("%d/%d bindings kept, replay refused (133)", failoverNodes-m.Lost, failoverNodes)}
+		if m.Err != nil {
+			rw.same = "FAILED: " + m.Err.Error()
+		}
+		rows = append(rows, rw)
+		moved(rw, d.moves)
+		if m.Err != nil {
+			return rows, m.Err
+		}
+		if m.Lost > 0 {
+			return rows, fmt.Errorf("failover %d: %d bindings lost", m.N, m.Lost)
+		}
+	}
+	return rows, nil
 }
