@@ -260,9 +260,17 @@ func (f *Failover) Send(req []byte) error {
 	return err
 }
 
-// Register sends req to the VIP and returns the reply code, or -1 when
-// none came within wait.
+// Register sends req to the VIP and returns the code of the reply to
+// it, or -1 when none came within wait. A reply answers req when it
+// names the same home address and carries the low-order 32 bits of its
+// Identification (RFC 5944 §5.7: on 133 the home agent rewrites only the
+// high-order 32 bits). Late replies to earlier requests, left in the
+// socket by a short wait, are skipped, not taken for this one's.
 func (f *Failover) Register(req []byte, wait time.Duration) (int, error) {
+	var q wire.RegistrationRequest
+	if err := q.UnmarshalBinary(req); err != nil {
+		return -1, err
+	}
 	if err := f.Send(req); err != nil {
 		return -1, err
 	}
@@ -274,7 +282,8 @@ func (f *Failover) Register(req []byte, wait time.Duration) (int, error) {
 			return -1, nil
 		}
 		var m wire.RegistrationReply
-		if from.Addr() != FailoverVIP || m.UnmarshalBinary(buf[:n]) != nil {
+		if from.Addr() != FailoverVIP || m.UnmarshalBinary(buf[:n]) != nil ||
+			m.HomeAddr != q.HomeAddr || uint32(m.ID) != uint32(q.ID) {
 			continue
 		}
 		return int(m.Code), nil
