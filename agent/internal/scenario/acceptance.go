@@ -37,7 +37,11 @@ var (
 
 // BuildAcceptance creates the acceptance lab.
 func BuildAcceptance(l *lab.Lab, bin string) (*Roaming, error) {
-	r := &Roaming{L: l, Bin: bin, Keepalive: 10, Lifetime: 60}
+	return buildAcceptance(&Roaming{L: l, Bin: bin, Keepalive: 10, Lifetime: 60})
+}
+
+func buildAcceptance(r *Roaming) (*Roaming, error) {
+	l := r.L
 	err := run([]func() error{
 		func() error { return each([]string{"cn", "iha", "vpngw", "ha", "inet", "nat1", "nat2", "mn"}, l.AddNS) },
 		func() error { return l.Veth("cn", "eth0", "vpngw", "lan") },

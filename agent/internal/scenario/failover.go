@@ -59,13 +59,25 @@ type Box struct {
 	started int
 }
 
-// Failover is the running lab.
+// Failover is a running redundant pair: the failover lab's, or the x-HA
+// pair of the redundant acceptance lab (StartHAPair).
 type Failover struct {
 	L     *lab.Lab
 	Bin   string // mip4d binary
 	Boxes [2]*Box
 	Nodes int
-	mn    *net.UDPConn
+	// VIP is the home agent address keepalived moves, on Iface, the
+	// boxes' link to the shared segment.
+	VIP   netip.Prefix
+	Iface string
+	// Gateway, if valid, is the boxes' default route via Iface, put back
+	// when a crashed box's link comes up again (setting a link down
+	// flushes the routes through it).
+	Gateway netip.Addr
+	// conf is box b's mip4d configuration, its peer at peer; dir is the
+	// lab's script directory.
+	conf func(dir string, b *Box, peer netip.Addr) string
+	mn   *net.UDPConn
 }
 
 // StartFailover builds the failover lab in l with nodes simulated mobile
@@ -73,7 +85,8 @@ type Failover struct {
 // waits until one box is master, holds the VIP and is replicating to the
 // other. The lab's Close tears everything down.
 func StartFailover(l *lab.Lab, bin string, nodes int) (*Failover, error) {
-	f := &Failover{L: l, Bin: bin, Nodes: nodes}
+	f := &Failover{L: l, Bin: bin, Nodes: nodes, VIP: netip.PrefixFrom(FailoverVIP, 24), Iface: "eth0"}
+	f.conf = f.mip4dConfig
 	for _, ns := range []string{"sw", "ha1", "ha2", "mn"} {
 		if err := l.AddNS(ns); err != nil {
 			return nil, err
@@ -94,42 +107,8 @@ func StartFailover(l *lab.Lab, bin string, nodes int) (*Failover, error) {
 			return nil, err
 		}
 	}
-	// The notify wrapper records keepalived's argv, then runs mip4d with
-	// it. keepalived's script security wants it (and its directories)
-	// writable by root only: /run/mip4d-lab/<prefix>.
-	sdir := filepath.Join("/run/mip4d-lab", l.Prefix+".d")
-	if err := os.MkdirAll(sdir, 0o755); err != nil {
+	if err := f.startPair([2]string{"ha1", "ha2"}, failoverBoxes); err != nil {
 		return nil, err
-	}
-	for i, name := range []string{"ha1", "ha2"} {
-		b := &Box{Name: name, Addr: failoverBoxes[i], RunDir: filepath.Join(sdir, name+"-run"),
-			Sock: filepath.Join(sdir, name+".sock"), Notify: filepath.Join(sdir, name+".notify")}
-		b.Conf = filepath.Join(sdir, name+".conf")
-		if err := os.WriteFile(b.Conf, []byte(f.mip4dConfig(sdir, b, failoverBoxes[1-i])), 0o600); err != nil {
-			return nil, err
-		}
-		wrap := filepath.Join(sdir, name+"-notify.sh")
-		script := fmt.Sprintf("#!/bin/sh\necho \"$@\" >> %s\nexec %s -c %s ha-role \"$@\" >> %s.out 2>&1\n", b.Notify, bin, b.Conf, b.Notify)
-		if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
-			return nil, err
-		}
-		kc := keepalived.Config{RouterID: "mip4d_" + name, Interface: "eth0", VRID: 51, Priority: 100, AdvertInt: FailoverAdvert,
-			VIP: netip.PrefixFrom(FailoverVIP, 24), Local: b.Addr, Peers: []netip.Addr{failoverBoxes[1-i]}, NoPreempt: true,
-			Notify: []string{wrap}}
-		text, err := kc.Render()
-		if err != nil {
-			return nil, err
-		}
-		b.KAConf = filepath.Join(sdir, name+"-keepalived.conf")
-		if err := os.WriteFile(b.KAConf, []byte(text), 0o644); err != nil {
-			return nil, err
-		}
-		f.Boxes[i] = b
-	}
-	for _, b := range f.Boxes {
-		if err := f.startBox(b); err != nil {
-			return nil, err
-		}
 	}
 	if err := l.In("mn", func() (err error) {
 		f.mn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(failoverMN, 0)))
@@ -137,10 +116,53 @@ func StartFailover(l *lab.Lab, bin string, nodes int) (*Failover, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := f.WaitMaster(10 * time.Second); err != nil {
-		return nil, err
-	}
 	return f, nil
+}
+
+// startPair configures and starts the two boxes, namespaces names at
+// addrs on f.Iface, each replicating to the other, and waits for a
+// master holding the VIP.
+func (f *Failover) startPair(names [2]string, addrs [2]netip.Addr) error {
+	l, bin := f.L, f.Bin
+	// The notify wrapper records keepalived's argv, then runs mip4d with
+	// it. keepalived's script security wants it (and its directories)
+	// writable by root only: /run/mip4d-lab/<prefix>.
+	sdir := filepath.Join("/run/mip4d-lab", l.Prefix+".d")
+	if err := os.MkdirAll(sdir, 0o755); err != nil {
+		return err
+	}
+	for i, name := range names {
+		b := &Box{Name: name, Addr: addrs[i], RunDir: filepath.Join(sdir, name+"-run"),
+			Sock: filepath.Join(sdir, name+".sock"), Notify: filepath.Join(sdir, name+".notify")}
+		b.Conf = filepath.Join(sdir, name+".conf")
+		if err := os.WriteFile(b.Conf, []byte(f.conf(sdir, b, addrs[1-i])), 0o600); err != nil {
+			return err
+		}
+		wrap := filepath.Join(sdir, name+"-notify.sh")
+		script := fmt.Sprintf("#!/bin/sh\necho \"$@\" >> %s\nexec %s -c %s ha-role \"$@\" >> %s.out 2>&1\n", b.Notify, bin, b.Conf, b.Notify)
+		if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
+			return err
+		}
+		kc := keepalived.Config{RouterID: "mip4d_" + name, Interface: f.Iface, VRID: 51, Priority: 100, AdvertInt: FailoverAdvert,
+			VIP: f.VIP, Local: b.Addr, Peers: []netip.Addr{addrs[1-i]}, NoPreempt: true,
+			Notify: []string{wrap}}
+		text, err := kc.Render()
+		if err != nil {
+			return err
+		}
+		b.KAConf = filepath.Join(sdir, name+"-keepalived.conf")
+		if err := os.WriteFile(b.KAConf, []byte(text), 0o644); err != nil {
+			return err
+		}
+		f.Boxes[i] = b
+	}
+	for _, b := range f.Boxes {
+		if err := f.startBox(b); err != nil {
+			return err
+		}
+	}
+	_, err := f.WaitMaster(10 * time.Second)
+	return err
 }
 
 func (f *Failover) mip4dConfig(dir string, b *Box, peer netip.Addr) string {
@@ -162,9 +184,14 @@ func (f *Failover) mip4dConfig(dir string, b *Box, peer netip.Addr) string {
 // hold the VIP (daemon.newRedundancy), and wait for keepalived.
 func (f *Failover) startBox(b *Box) error {
 	l := f.L
-	_ = l.IP(b.Name, "addr", "del", FailoverVIP.String()+"/24", "dev", "eth0")
-	if err := l.IP(b.Name, "link", "set", "eth0", "up"); err != nil {
+	_ = l.IP(b.Name, "addr", "del", f.VIP.String(), "dev", f.Iface)
+	if err := l.IP(b.Name, "link", "set", f.Iface, "up"); err != nil {
 		return err
+	}
+	if f.Gateway.IsValid() {
+		if err := l.IP(b.Name, "route", "replace", "default", "via", f.Gateway.String(), "dev", f.Iface); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(b.RunDir, 0o755); err != nil {
 		return err
@@ -203,7 +230,7 @@ func (f *Failover) Crash(i int) {
 	}
 	b.ka.Kill()
 	b.mip4d.Kill()
-	_ = f.L.IP(b.Name, "link", "set", "eth0", "down")
+	_ = f.L.IP(b.Name, "link", "set", f.Iface, "down")
 }
 
 // Restart brings crashed box i back (as backup) and waits until it is
@@ -241,8 +268,8 @@ func (f *Failover) WaitMaster(d time.Duration) (int, error) {
 }
 
 func (f *Failover) hasVIP(b *Box) bool {
-	out, err := f.L.Exec(b.Name, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
-	return err == nil && strings.Contains(out, " "+FailoverVIP.String()+"/")
+	out, err := f.L.Exec(b.Name, "ip", "-4", "-o", "addr", "show", "dev", f.Iface)
+	return err == nil && strings.Contains(out, " "+f.VIP.String()+" ")
 }
 
 // Request is a co-located registration of node i (care-of = the mobile

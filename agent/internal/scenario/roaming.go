@@ -82,6 +82,13 @@ type Roaming struct {
 	// "home0") instead of a virtual one on the HA's TUN device: the HA
 	// then intercepts with proxy ARP, and the mobile node can come home.
 	HomeLink bool
+	// Redundant makes the home agent a redundant pair (StartHAPair): ha
+	// and ha2 on a switch with the Internet router, keepalived moving
+	// HAAddr between them (acceptance lab, issue 10).
+	Redundant bool
+	// sockets are the control sockets of daemons not in the lab's
+	// directory (the boxes of StartHAPair), by name.
+	sockets map[string]string
 	// DataPlane is every daemon's option dataplane (empty: from
 	// DataPlaneEnv, else the default).
 	DataPlane string
@@ -110,13 +117,21 @@ func Build(l *lab.Lab, bin string) (*Roaming, error) {
 // home agent on it, the two NATed hotspots and the mobile node.
 func (r *Roaming) buildAccess() error {
 	l := r.L
-	return run([]func() error{
+	core := []func() error{
 		func() error { return l.Veth("ha", "wan", "inet", "ha") },
+		func() error { return l.Addr("ha", "wan", "198.51.100.1/24") },
+	}
+	if r.Redundant {
+		core = r.pairSegment()
+	}
+	if err := run(core); err != nil {
+		return err
+	}
+	return run([]func() error{
 		func() error { return l.Veth("inet", "nat1", "nat1", "wan") },
 		func() error { return l.Veth("inet", "nat2", "nat2", "wan") },
 		func() error { return l.Veth("nat1", "lan", "mn", "hs1") },
 		func() error { return l.Veth("nat2", "lan", "mn", "hs2") },
-		func() error { return l.Addr("ha", "wan", "198.51.100.1/24") },
 		func() error { return l.Route("ha", "default", "via", "198.51.100.254") },
 		func() error { return l.Router("ha") },
 		func() error { return l.Addr("inet", "ha", "198.51.100.254/24") },
@@ -156,7 +171,12 @@ func each(names []string, f func(string) error) error {
 }
 
 // Socket is the control socket path of a daemon in the lab.
-func (r *Roaming) Socket(name string) string { return filepath.Join(r.L.Dir(), name+".sock") }
+func (r *Roaming) Socket(name string) string {
+	if s, ok := r.sockets[name]; ok {
+		return s
+	}
+	return filepath.Join(r.L.Dir(), name+".sock")
+}
 
 // DataPlaneEnv names the environment variable that picks the daemons'
 // data plane in the labs (option dataplane: auto, bpf, userspace); unset,
@@ -164,16 +184,22 @@ func (r *Roaming) Socket(name string) string { return filepath.Join(r.L.Dir(), n
 // again with userspace.
 const DataPlaneEnv = "MIP4D_DATAPLANE"
 
-func (r *Roaming) writeConfig(name string, f *uci.File) (string, error) {
+// dataPlane is daemon name's option dataplane: r.DataPlane, else
+// DataPlaneEnv; MIP4D_DATAPLANE_<name> (MIP4D_DATAPLANE_iha=userspace)
+// overrides it for one daemon, to try planes against each other.
+func (r *Roaming) dataPlane(name string) string {
 	dp := r.DataPlane
 	if dp == "" {
 		dp = os.Getenv(DataPlaneEnv)
 	}
-	// MIP4D_DATAPLANE_<name> (MIP4D_DATAPLANE_iha=userspace) overrides it
-	// for one daemon, to try planes against each other.
 	if v := os.Getenv(DataPlaneEnv + "_" + name); v != "" {
 		dp = v
 	}
+	return dp
+}
+
+func (r *Roaming) writeConfig(name string, f *uci.File) (string, error) {
+	dp := r.dataPlane(name)
 	if g := f.Section("globals"); g != nil && dp != "" {
 		if err := g.Set("dataplane", dp); err != nil {
 			return "", err
