@@ -143,10 +143,7 @@ func (f *Failover) startPair(names [2]string, addrs [2]netip.Addr) error {
 		if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
 			return err
 		}
-		kc := keepalived.Config{RouterID: "mip4d_" + name, Interface: f.Iface, VRID: 51, Priority: 100, AdvertInt: FailoverAdvert,
-			VIP: f.VIP, Local: b.Addr, Peers: []netip.Addr{addrs[1-i]}, NoPreempt: true,
-			Notify: []string{wrap}}
-		text, err := kc.Render()
+		text, err := f.keepalived(name, b.Addr, addrs[1-i], wrap).Render()
 		if err != nil {
 			return err
 		}
@@ -163,6 +160,13 @@ func (f *Failover) startPair(names [2]string, addrs [2]netip.Addr) error {
 	}
 	_, err := f.WaitMaster(10 * time.Second)
 	return err
+}
+
+// keepalived is the keepalived configuration of box name at local, its
+// peer at peer, notify the command keepalived's notify runs.
+func (f *Failover) keepalived(name string, local, peer netip.Addr, notify string) keepalived.Config {
+	return keepalived.Config{RouterID: "mip4d_" + name, Interface: f.Iface, VRID: 51, Priority: 100, AdvertInt: FailoverAdvert,
+		VIP: f.VIP, Local: local, Peers: []netip.Addr{peer}, NoPreempt: true, Notify: []string{notify}}
 }
 
 func (f *Failover) mip4dConfig(dir string, b *Box, peer netip.Addr) string {

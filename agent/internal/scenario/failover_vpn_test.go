@@ -1,7 +1,10 @@
 package scenario
 
 import (
+	"net/netip"
+	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +80,23 @@ func TestFailoverVPN(t *testing.T) {
 	mi, err := f.WaitMaster(5 * time.Second)
 	must(t, err)
 	checkDataPlane(t, r, f.Boxes[mi].Name, "mn")
+}
+
+// TestFailoverVPNReadme: the keepalived configuration the README shows
+// for the VPN failover lab is the one StartHAPair gives box ha.
+func TestFailoverVPNReadme(t *testing.T) {
+	f := &Failover{VIP: netip.PrefixFrom(HAAddr, 24), Iface: "wan"}
+	text, err := f.keepalived("ha", PairAddrs[0], PairAddrs[1], "/run/mip4d-lab/<lab>.d/ha-notify.sh").Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the renderer's comment lines.
+	body := text[strings.Index(text, "global_defs"):]
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```\n"+body+"```\n") {
+		t.Fatalf("README.md (Home agent redundancy, TestFailoverVPN) does not show the lab's keepalived configuration:\n%s", body)
+	}
 }
