@@ -65,7 +65,7 @@ type TimelineData struct {
 // Size of every picture.
 const (
 	width  = 28 * vg.Centimeter
-	height = 15 * vg.Centimeter
+	height = 18 * vg.Centimeter
 )
 
 var (
@@ -282,6 +282,7 @@ func Summary(path string, bars []Bar) error {
 		p.X.Tick.Label.XAlign = draw.XRight
 		p.X.Tick.Label.YAlign = draw.YTop
 	}
+	p.Y.Tick.Marker = intTicks{}
 	p.Y.Min, p.Y.Max = 0, ymax*1.12
 	return save(p, path)
 }
