@@ -162,9 +162,9 @@ func Timeline(path string, t TimelineData) error {
 			diag = math.Min(1, x/xmax) * ymax
 		}
 		up := diag < ymax/2
-		y := diag + 0.03*ymax
+		y := diag + 0.06*ymax
 		if !up {
-			y = diag - 0.03*ymax
+			y = diag - 0.06*ymax
 		}
 		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: y})
 		labels.Labels = append(labels.Labels, m.Label())
