@@ -193,10 +193,14 @@ func Timeline(path string, t TimelineData) error {
 		p.Add(ls)
 	}
 	p.Y.Tick.Marker = intTicks{}
+	if len(t.Probes) == 0 {
+		p.Y.Label.Text = "(no probe stream)"
+		p.Y.Tick.Marker = plot.ConstantTicks{}
+	}
 	p.Y.Min, p.Y.Max = 0, ymax
 	p.X.Min = 0
 	if xmax > 0 {
-		p.X.Max = xmax * 1.02
+		p.X.Max = xmax * 1.05 // room for the last mark's label
 	}
 	return save(p, path)
 }
@@ -287,14 +291,15 @@ func Summary(path string, bars []Bar) error {
 	return save(p, path)
 }
 
-// intTicks are plot.DefaultTicks written as integers (probe numbers).
+// intTicks are plot.DefaultTicks without trailing zeros (probe numbers,
+// milliseconds).
 type intTicks struct{}
 
 func (intTicks) Ticks(min, max float64) []plot.Tick {
 	ts := plot.DefaultTicks{}.Ticks(min, max)
 	for i := range ts {
 		if ts[i].Label != "" {
-			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', 0, 64)
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
 		}
 	}
 	return ts
