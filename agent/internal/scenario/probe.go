@@ -209,6 +209,36 @@ func (p *Probe) Measure(at, until time.Duration) Handoff {
 	return h
 }
 
+// ProbePoint is one probe of a stream's timeline, on the probe's clock.
+type ProbePoint struct {
+	Seq  int
+	Sent time.Duration // when it was sent
+	Echo time.Duration // when its echo came back; 0: never
+}
+
+// Echoed reports whether the probe's echo came back.
+func (pt ProbePoint) Echoed() bool { return pt.Echo != 0 }
+
+// RTT is the probe's round trip, 0 when it was lost.
+func (pt ProbePoint) RTT() time.Duration {
+	if pt.Echo == 0 {
+		return 0
+	}
+	return pt.Echo - pt.Sent
+}
+
+// Timeline is a copy of every probe sent so far (at most MaxProbes), in
+// sequence order: for pictures of the stream.
+func (p *Probe) Timeline() []ProbePoint {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]ProbePoint, len(p.sentAt))
+	for i, sent := range p.sentAt {
+		out[i] = ProbePoint{Seq: i, Sent: sent, Echo: p.echoAt[i]}
+	}
+	return out
+}
+
 // Totals is the whole stream's account.
 func (p *Probe) Totals() (sent, echoed int) {
 	p.mu.Lock()

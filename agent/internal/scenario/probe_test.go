@@ -49,3 +49,26 @@ func TestMeasure(t *testing.T) {
 		})
 	}
 }
+
+func TestTimeline(t *testing.T) {
+	ms := time.Millisecond
+	p := stream(10, func(i int) bool { return i == 3 || i == 4 })
+	tl := p.Timeline()
+	if len(tl) != 10 {
+		t.Fatalf("%d points, want 10", len(tl))
+	}
+	for i, pt := range tl {
+		lost := i == 3 || i == 4
+		if pt.Seq != i || pt.Sent != time.Duration(i)*10*ms || pt.Echoed() == lost {
+			t.Fatalf("point %d: %+v (echoed %v)", i, pt, pt.Echoed())
+		}
+		if want := map[bool]time.Duration{false: ms, true: 0}[lost]; pt.RTT() != want {
+			t.Fatalf("point %d: rtt %v, want %v", i, pt.RTT(), want)
+		}
+	}
+	// A copy: the stream's own records are not the caller's.
+	tl[0].Echo = 0
+	if !p.Timeline()[0].Echoed() {
+		t.Fatal("Timeline shares its records with the probe")
+	}
+}

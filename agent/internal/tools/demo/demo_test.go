@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mip4d/mip4d/agent/internal/demoplot"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,14 +41,17 @@ func args(mip4d string, extra ...string) []string {
 }
 
 // TestDemoToFile: off a terminal there is no live \r line, and the output
-// is a bounded number of lines per move.
+// is a bounded number of lines per move. The pictures are drawn: the
+// scenario's timeline with one mark per move, the summary, and their
+// paths printed.
 func TestDemoToFile(t *testing.T) {
 	demo, mip4d := build(t)
 	f, err := os.Create(filepath.Join(t.TempDir(), "demo.out"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(demo, args(mip4d)...)
+	pics := filepath.Join(t.TempDir(), "pictures")
+	cmd := exec.Command(demo, args(mip4d, "--out", pics)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("demo: %v", err)
@@ -71,18 +75,58 @@ func TestDemoToFile(t *testing.T) {
 	if max := 30 + 3*moves; lines > max {
 		t.Fatalf("%d lines for %d moves, more than %d:\n%s", lines, moves, max, out)
 	}
+	checkPictures(t, pics, out, map[string]int{"roaming": moves})
+}
+
+// checkPictures asserts each scenario's timeline is in dir as SVG and PNG
+// with one handoff mark per move, the summary too, and (when out is not
+// nil) that the demo printed where they are.
+func checkPictures(t *testing.T, dir string, out []byte, marks map[string]int) {
+	t.Helper()
+	names := []string{"summary"}
+	for s := range marks {
+		names = append(names, s)
+	}
+	for _, name := range names {
+		for _, ext := range []string{".svg", ".png"} {
+			path := filepath.Join(dir, name+ext)
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatalf("picture: %v", err)
+			}
+			if fi.Size() == 0 {
+				t.Fatalf("picture %s is empty", path)
+			}
+			if out != nil && !bytes.Contains(out, []byte(path)) {
+				t.Errorf("the demo did not print %s:\n%s", path, out)
+			}
+		}
+		if name == "summary" {
+			continue
+		}
+		n, err := demoplot.CountHandoffMarks(filepath.Join(dir, name+".svg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != marks[name] {
+			t.Fatalf("%s: %d handoff marks, want %d", name, n, marks[name])
+		}
+	}
 }
 
 // TestDemoJSON: --json writes one object per move on stdout.
 func TestDemoJSON(t *testing.T) {
 	demo, mip4d := build(t)
-	cmd := exec.Command(demo, args(mip4d, "--json")...)
+	pics := filepath.Join(t.TempDir(), "pictures")
+	cmd := exec.Command(demo, args(mip4d, "--json", "--out", pics)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, stderr.String())
 	}
+	// The pictures' paths go with the progress, to stderr: stdout is JSON.
+	checkPictures(t, pics, stderr.Bytes(), map[string]int{"roaming": moves})
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	n := 0
 	for sc.Scan() {
@@ -119,7 +163,8 @@ func TestDemoTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(demo, args(mip4d)...)
+	// The pictures in a temporary directory, not out/demo in the package's.
+	cmd := exec.Command(demo, args(mip4d, "--out", t.TempDir())...)
 	cmd.Stdout, cmd.Stderr = slave, slave
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,12 @@
 //     mip4d, the VPN client on the hotspot address with MOBIKE, or
 //     re-establishing its SA.
 //
+// Each scenario's timeline (probes sent, echoed and lost over time, each
+// handoff marked with its gap, the IKE SA and the VPN's state) is drawn in
+// out/demo/<scenario>.svg and .png, and the gap per scenario beside the
+// baselines in out/demo/summary.svg and .png (--out moves them, --out ""
+// draws none).
+//
 // On a terminal a live line shows the probes; elsewhere (a CI log, a
 // pipe, a file) one line per phase and per move. --quiet prints only the
 // table and errors, --json one JSON object per move on stdout.
@@ -40,12 +46,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/mip4d/mip4d/agent/internal/demoplot"
 	"github.com/mip4d/mip4d/agent/internal/lab"
 	"github.com/mip4d/mip4d/agent/internal/scenario"
 	"github.com/mip4d/mip4d/agent/internal/vpn"
@@ -62,6 +70,7 @@ func main() {
 	keep := flag.Bool("keep-logs", false, "keep each lab's directory with the daemons' logs")
 	quiet := flag.Bool("quiet", false, "print only the final table and errors")
 	jsonOut := flag.Bool("json", false, "print the per-move table as JSON lines on stdout (one object per move); progress goes to stderr")
+	outDir := flag.String("out", "out/demo", `where the pictures go: a timeline per scenario and the summary, as SVG and PNG ("" for none)`)
 	flag.Parse()
 	tty = isTerminal(os.Stdout)
 	switch {
@@ -91,19 +100,49 @@ func main() {
 	fmt.Fprintln(out, "                                       [nat2] ── hs2 ──┴── [laptop: mip4d mn, strongSwan client]")
 	fmt.Fprintln(out)
 	var rows []row
-	var failed []string
+	var failed, pictures []string
+	if *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			fail(fmt.Errorf("pictures: %w", err))
+		}
+	}
 	for _, s := range list {
-		r, err := d.run(strings.TrimSpace(s))
+		s = strings.TrimSpace(s)
+		d.probe, d.detail = nil, ""
+		r, err := d.run(s)
 		rows = append(rows, r...)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "\n%s failed: %v\n", s, err)
 			failed = append(failed, s)
+		}
+		if *outDir != "" {
+			path := filepath.Join(*outDir, s)
+			if perr := demoplot.Timeline(path, d.timeline(s, r)); perr != nil {
+				fmt.Fprintf(os.Stderr, "%s: timeline: %v\n", s, perr)
+			} else {
+				pictures = append(pictures, path)
+			}
 		}
 	}
 	if asJSON {
 		printJSON(rows)
 	} else {
 		printTable(rows)
+	}
+	if *outDir != "" && len(rows) > 0 {
+		path := filepath.Join(*outDir, "summary")
+		if err := demoplot.Summary(path, summary(rows)); err != nil {
+			fmt.Fprintf(os.Stderr, "summary: %v\n", err)
+		} else {
+			pictures = append(pictures, path)
+		}
+	}
+	if len(pictures) > 0 {
+		fmt.Fprintln(out)
+		fmt.Fprintln(out, "pictures (each as .svg and .png):")
+		for _, p := range pictures {
+			fmt.Fprintf(out, "  %s.svg  %s.png\n", p, p)
+		}
 	}
 	if len(failed) > 0 {
 		fail(fmt.Errorf("scenarios failed: %s", strings.Join(failed, ", ")))
@@ -123,6 +162,10 @@ type demo struct {
 	mu    sync.Mutex
 	cur   *lab.Lab
 	dir   string
+	// The current scenario's probe stream (nil: it has none) and what its
+	// picture says about the VPN before the moves.
+	probe  *scenario.Probe
+	detail string
 }
 
 // trapSignals tears the current lab down on Ctrl-C.
@@ -152,6 +195,9 @@ type row struct {
 	// hop names what From and To number: "hs" (hotspots), "ha" (the
 	// failover's home agent boxes).
 	hop string
+	// at is when the move began, on the probe stream's clock (the
+	// failover's: when its round ended).
+	at time.Duration
 }
 
 // path is "hs1 -> hs2" (or "ha1 -> ha2" for a failover).
@@ -342,6 +388,13 @@ func (d *demo) run(name string) (rows []row, err error) {
 		return nil, err
 	}
 	defer p.Stop()
+	d.probe = p
+	if v != nil {
+		d.detail = fmt.Sprintf("VPN up from %v before the moves: IKE SA #%d (%s_i %s_r)", v.SA.LocalHost, v.SA.UniqueID,
+			short(v.SA.InitiatorSPI), short(v.SA.ResponderSPI))
+	} else {
+		d.detail = fmt.Sprintf("no VPN: UDP echo every 10 ms from the home address to %v", target)
+	}
 	s, err := scenario.StartStream(l, "mn", "cn", target, port+1, 20*time.Millisecond)
 	if err != nil {
 		return nil, err
@@ -358,6 +411,7 @@ func (d *demo) run(name string) (rows []row, err error) {
 		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, d.moves, r.At, 3-r.At)
 		mu.Unlock()
 		var rw row
+		at := p.Now()
 		switch {
 		case v == nil:
 			m := r.Handoffs(p, 1, d.dwell, nil)[0]
@@ -369,7 +423,7 @@ func (d *demo) run(name string) (rows []row, err error) {
 			m := r.Baseline(v, p, 1, d.dwell, name == "baseline-mobike", nil)[0]
 			rw = vpnRow(m)
 		}
-		rw.N, rw.scenario = i, name
+		rw.N, rw.scenario, rw.at = i, name, at
 		rows = append(rows, rw)
 		moved(rw, d.moves)
 		err = rw.Err
@@ -402,6 +456,8 @@ func (d *demo) tunnel(r *scenario.Roaming, name string, kind vpn.Kind) (rows []r
 		return nil, err
 	}
 	defer p.Stop()
+	d.probe = p
+	d.detail = fmt.Sprintf("%s up from the x-home address %v before the moves: session %s", kind, scenario.HoA, t.First().Short)
 	s, err := scenario.StartStream(r.L, "mn", "cn", scenario.Corp, 7008, 20*time.Millisecond)
 	if err != nil {
 		return nil, err
@@ -416,8 +472,9 @@ func (d *demo) tunnel(r *scenario.Roaming, name string, kind vpn.Kind) (rows []r
 		mu.Lock()
 		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, d.moves, r.At, 3-r.At)
 		mu.Unlock()
+		at := p.Now()
 		m := r.TunnelHandoffs(t, p, 1, d.dwell, nil)[0]
-		rw := row{scenario: name, MoveResult: m.MoveResult, ike: m.Session.Short, same: "same session"}
+		rw := row{scenario: name, MoveResult: m.MoveResult, ike: m.Session.Short, same: "same session", at: at}
 		if !m.Same {
 			rw.same = "CHANGED: " + m.Diff
 		}
@@ -472,6 +529,9 @@ func (d *demo) s4(s4 *scenario.S4, name string) (rows []row, err error) {
 		return nil, err
 	}
 	defer p.Stop()
+	d.probe = p
+	d.detail = fmt.Sprintf("VPN up from %v before the moves: IKE SA #%d (%s_i %s_r)", v.SA.LocalHost, v.SA.UniqueID,
+		short(v.SA.InitiatorSPI), short(v.SA.ResponderSPI))
 	s, err := scenario.StartStream(s4.L, "mn", "cn", scenario.Corp, 7008, 20*time.Millisecond)
 	if err != nil {
 		return nil, err
@@ -486,8 +546,9 @@ func (d *demo) s4(s4 *scenario.S4, name string) (rows []row, err error) {
 		mu.Lock()
 		current = fmt.Sprintf("move %d/%d: hs%d -> hs%d", i, d.moves, s4.At, 3-s4.At)
 		mu.Unlock()
+		at := p.Now()
 		rw := vpnRow(s4.VPNHandoffs(v, p, 1, d.dwell, true, nil)[0])
-		rw.N, rw.scenario = i, name
+		rw.N, rw.scenario, rw.at = i, name, at
 		rows = append(rows, rw)
 		moved(rw, d.moves)
 		err = rw.Err
@@ -520,6 +581,9 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 		return nil, err
 	}
 	defer p.Stop()
+	d.probe = p
+	d.detail = fmt.Sprintf("outside on hs1: VPN over the x-home address %v, IKE SA #%d (%s_i %s_r); probes from the i-home address %v",
+		scenario.HoA, s3.SA.UniqueID, short(s3.SA.InitiatorSPI), short(s3.SA.ResponderSPI), scenario.IHoA)
 	s, err := scenario.StartStreamFrom(r.L, "mn", scenario.IHoA, "cn", scenario.Corp, 7008, 20*time.Millisecond)
 	if err != nil {
 		return nil, err
@@ -538,8 +602,9 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 		mu.Lock()
 		current = fmt.Sprintf("move %d/%d: hs%d -> %s", i, moves, r.At, where)
 		mu.Unlock()
+		at := p.Now()
 		m := s3.Move(p, i, scenario.S3Path(i), d.dwell)
-		rw := row{scenario: "s3", MoveResult: m.MoveResult, same: m.VPN}
+		rw := row{scenario: "s3", MoveResult: m.MoveResult, same: m.VPN, at: at}
 		if m.SA.UniqueID != 0 {
 			rw.ike = fmt.Sprintf("#%d", m.SA.UniqueID)
 			rw.spis = short(m.SA.InitiatorSPI) + "/" + short(m.SA.ResponderSPI)
@@ -754,8 +819,14 @@ func (d *demo) failover(l *lab.Lab) (rows []row, err error) {
 		return nil, err
 	}
 	fmt.Fprintf(out, "home agent address %v on the master; bindings replicated to the backup\n", scenario.FailoverVIP)
-	for _, m := range f.FailoverMoves(d.moves, nil) {
+	d.detail = fmt.Sprintf("no probe stream: the gap is from the crash until the other box accepts a registration; a mark where each round ended; lost = bindings lost of %d", failoverNodes)
+	start := time.Now()
+	var ends []time.Duration
+	for i, m := range f.FailoverMoves(d.moves, func(scenario.MoveResult) { ends = append(ends, time.Since(start)) }) {
 		rw := row{scenario: "failover", MoveResult: m, hop: "ha", same: fmt.Sprintf("%d/%d bindings kept, replay refused (133)", failoverNodes-m.Lost, failoverNodes)}
+		if i < len(ends) {
+			rw.at = ends[i]
+		}
 		if m.Err != nil {
 			rw.same = "FAILED: " + m.Err.Error()
 		}
@@ -769,4 +840,42 @@ func (d *demo) failover(l *lab.Lab) (rows []row, err error) {
 		}
 	}
 	return rows, nil
+}
+
+// timeline is the picture of one scenario: its probe stream, if it had
+// one, and a mark per move.
+func (d *demo) timeline(name string, rows []row) demoplot.TimelineData {
+	t := demoplot.TimelineData{Title: title(name), Detail: d.detail}
+	if sec := rfc4093[name]; sec != "" && sec != "—" && !strings.Contains(t.Title, sec) {
+		t.Title += " — RFC 4093 " + sec
+	}
+	if d.probe != nil {
+		for _, pt := range d.probe.Timeline() {
+			t.Probes = append(t.Probes, demoplot.Probe{Seq: pt.Seq, Sent: pt.Sent, Echo: pt.Echo})
+		}
+	}
+	for _, r := range rows {
+		t.Marks = append(t.Marks, demoplot.Mark{N: r.N, At: r.at, Gap: r.Gap, Lost: r.Lost, SA: r.ike, VPN: r.same})
+	}
+	return t
+}
+
+// summary is the gap per scenario, median and worst, in the table's order;
+// the baselines are the same moves without mip4d.
+func summary(rows []row) []demoplot.Bar {
+	gaps := map[string][]time.Duration{}
+	var order []string
+	for _, r := range rows {
+		if _, ok := gaps[r.scenario]; !ok {
+			order = append(order, r.scenario)
+		}
+		gaps[r.scenario] = append(gaps[r.scenario], r.Gap)
+	}
+	var bars []demoplot.Bar
+	for _, s := range order {
+		g := slices.Clone(gaps[s])
+		slices.Sort(g)
+		bars = append(bars, demoplot.Bar{Scenario: s, Median: g[len(g)/2], Worst: g[len(g)-1], Baseline: strings.HasPrefix(s, "baseline-")})
+	}
+	return bars
 }
