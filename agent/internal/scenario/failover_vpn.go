@@ -102,8 +102,12 @@ func (r *Roaming) StartHAPair() (*Failover, error) {
 type VPNFailover struct {
 	FailoverResult
 	// Probe is the laptop's probe stream through the VPN across the
-	// crash: its gap and loss.
+	// crash: its gap and loss; At is the probe time of the crash.
 	Probe Handoff
+	At    time.Duration
+	// NAT is the laptop's NAT mapping (RFC 3519) in the new master's
+	// binding.
+	NAT netip.AddrPort
 	// SA is the laptop's IKE SA after the failover; SameSA that it is the
 	// one the VPN started with (IKE and CHILD SA, same SPIs, same peer).
 	SA     vpn.SA
@@ -166,6 +170,7 @@ func (r *Roaming) vpnFailover(f *Failover, v *VPN, p *Probe, k int, dwell time.D
 	}
 	acc0 := accepted(f.Boxes[o])
 	at := p.Now()
+	m.At = at
 	f.Crash(mi)
 	// Traffic resumed: a probe sent after the crash came back.
 	if err := until(5*time.Second, func() bool { return p.Measure(at, p.Now()).Recovered }); err != nil {
@@ -181,6 +186,9 @@ func (r *Roaming) vpnFailover(f *Failover, v *VPN, p *Probe, k int, dwell time.D
 		return
 	}
 	m.After = len(after)
+	if len(after) > 0 {
+		m.NAT = after[0].Endpoint
+	}
 	if !SameBindings(before, after) {
 		m.Lost = max(1, len(before)-len(after))
 	}

@@ -60,7 +60,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var all = []string{"roaming", "s1", "openvpn", "wireguard", "s2", "s3", "s4-dmz", "s4-combined", "s4-local", "s5", "failover", "baseline-mobike", "baseline-reestablish"}
+var all = []string{"roaming", "s1", "openvpn", "wireguard", "s2", "s3", "s4-dmz", "s4-combined", "s4-local", "s5", "failover", "failover-vpn", "baseline-mobike", "baseline-reestablish"}
 
 func main() {
 	bin := flag.String("bin", "bin/mip4d", "the mip4d binary")
@@ -275,6 +275,17 @@ func (d *demo) run(name string) (rows []row, err error) {
 	switch {
 	case name == "failover":
 		return d.failover(l)
+	case name == "failover-vpn":
+		if verr := vpn.Available(); verr != nil {
+			return nil, fmt.Errorf("strongSwan is needed for %s: %v (make deps installs it)", name, verr)
+		}
+		if _, lerr := exec.LookPath("keepalived"); lerr != nil {
+			return nil, fmt.Errorf("keepalived is needed for %s: %v (make deps installs it)", name, lerr)
+		}
+		if r, err = scenario.BuildRedundantAcceptance(l, d.bin); err != nil {
+			return nil, err
+		}
+		return d.failoverVPN(r)
 	case name == "roaming":
 		r, err = scenario.Build(l, d.bin)
 	case name == "s2" || name == "s5":
@@ -704,6 +715,8 @@ func title(name string) string {
 		return "S4: the combined VPN gateway and home agent on the intranet's local link behind the firewall (RFC 4093 §2.5)"
 	case "failover":
 		return "failover: two home agents on keepalived (VRRP), bindings replicated; the master box crashes (SIGKILL, link down) each move; lost = bindings lost"
+	case "failover-vpn":
+		return "failover under the VPN: S1 with its x-HA a keepalived pair; the master box crashes each move under the laptop's strongSwan and TCP connection"
 	case "baseline-mobike":
 		return "baseline: no mip4d, the VPN client on the hotspot address with MOBIKE"
 	case "baseline-reestablish":
@@ -761,6 +774,7 @@ var rfc4093 = map[string]string{
 	"s4-local":             "§2.5",
 	"s5":                   "§2.4",
 	"failover":             "—",
+	"failover-vpn":         "§2.4",
 	"baseline-mobike":      "§2.4 (no MIP)",
 	"baseline-reestablish": "§2.4 (no MIP)",
 }
@@ -840,6 +854,107 @@ func (d *demo) failover(l *lab.Lab) (rows []row, err error) {
 		}
 	}
 	return rows, nil
+}
+
+// failoverVPN is S1 with a redundant x-HA (issue 10): the laptop
+// registers once and brings strongSwan up over the x-home address; each
+// move crashes the master box (keepalived and mip4d SIGKILLed, its link
+// down) while the probes and a TCP connection run through the VPN. The
+// gap is the probes' silence until the new master carries them; the
+// binding must be kept, the laptop must not re-register and the IKE and
+// CHILD SA must stay the same.
+func (d *demo) failoverVPN(r *scenario.Roaming) (rows []row, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\n\ndaemon logs:\n%s", err, r.Logs())
+		}
+	}()
+	if err = r.MoveTo(1); err != nil {
+		return nil, err
+	}
+	status("starting the home agent pair (mip4d and keepalived on ha and ha2) and the mobile node on hs1 ...")
+	f, err := r.StartHAPair()
+	if err != nil {
+		return nil, err
+	}
+	if err = r.StartMN(); err != nil {
+		return nil, err
+	}
+	if _, err = r.WaitRegistered(scenario.CoAs[1], 10*time.Second); err != nil {
+		return nil, err
+	}
+	status("registered once; bringing the VPN up over the x-home address ...")
+	v, err := r.StartVPN(scenario.HoA, false)
+	if err != nil {
+		return nil, err
+	}
+	status(fmt.Sprintf("VPN up from %v: IKE SA #%d (%s_i %s_r); home agent address %v on the master, the binding replicated to the backup\n",
+		v.SA.LocalHost, v.SA.UniqueID, v.SA.InitiatorSPI, v.SA.ResponderSPI, scenario.HAAddr))
+	p, err := scenario.StartProbe(r.L, "mn", "cn", scenario.Corp, 7007, 10*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Stop()
+	d.probe = p
+	d.detail = fmt.Sprintf("VPN up from %v before the crashes: IKE SA #%d (%s_i %s_r); a mark at each crash of the master", v.SA.LocalHost,
+		v.SA.UniqueID, short(v.SA.InitiatorSPI), short(v.SA.ResponderSPI))
+	s, err := scenario.StartStream(r.L, "mn", "cn", scenario.Corp, 7008, 20*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	fmt.Fprintf(out, "probes: UDP echo every 10 ms and a TCP connection to %v through the VPN\n", scenario.Corp)
+	time.Sleep(500 * time.Millisecond)
+	box := func(name string) int {
+		if name == "ha2" {
+			return 2
+		}
+		return 1
+	}
+	current := fmt.Sprintf("crash 1/%d of the master", d.moves)
+	var mu sync.Mutex
+	stop := live(p, s, func() string { mu.Lock(); defer mu.Unlock(); return current })
+	for _, m := range r.VPNFailovers(f, v, p, d.moves, d.dwell, func(m scenario.VPNFailover) {
+		mu.Lock()
+		current = fmt.Sprintf("crash %d/%d of the master", m.N+1, d.moves)
+		mu.Unlock()
+	}) {
+		rw := row{scenario: "failover-vpn", hop: "ha", at: m.At, ike: fmt.Sprintf("#%d", m.SA.UniqueID),
+			spis: short(m.SA.InitiatorSPI) + "/" + short(m.SA.ResponderSPI),
+			MoveResult: scenario.MoveResult{N: m.N, From: box(m.From), To: box(m.To), CareOf: scenario.CoAs[1],
+				NAT: m.NAT, Gap: m.Probe.Gap, Lost: m.Probe.Lost, Err: m.Err}}
+		switch {
+		case m.Err != nil:
+			rw.same = "FAILED: " + m.Err.Error()
+		case !m.SameSA:
+			rw.same = "CHANGED: " + m.Diff
+			rw.Err = fmt.Errorf("failover %d renegotiated the VPN: %s", m.N, m.Diff)
+		case m.Lost > 0 || m.Registrations != 0:
+			rw.same = fmt.Sprintf("binding lost %d, laptop re-registered %d", m.Lost, m.Registrations)
+			rw.Err = fmt.Errorf("failover %d: %s", m.N, rw.same)
+		default:
+			rw.same = "same SA, binding kept, no re-registration"
+		}
+		rows = append(rows, rw)
+		moved(rw, d.moves)
+		if err == nil {
+			err = rw.Err
+		}
+	}
+	stop()
+	sent, echoed := p.Totals()
+	tcp := "survived every crash"
+	if terr := s.Err(); terr != nil {
+		tcp = "BROKEN: " + terr.Error()
+		if err == nil {
+			err = terr
+		}
+	}
+	if st := vpn.Stats(v.Client.Log()); err == nil && (st.IKEInitiated != 1 || st.IKERekeyed != 0 || st.Reauth != 0) {
+		err = fmt.Errorf("IKE activity during the failovers: %+v", st)
+	}
+	fmt.Fprintf(out, "failover-vpn: UDP probes %d sent, %d echoed; TCP connection %s\n\n", sent, echoed, tcp)
+	return rows, err
 }
 
 // timeline is the picture of one scenario: its probe stream, if it had
