@@ -100,3 +100,50 @@ func TestFailoverVPNReadme(t *testing.T) {
 		t.Fatalf("README.md (Home agent redundancy, TestFailoverVPN) does not show the lab's keepalived configuration:\n%s", body)
 	}
 }
+
+// BenchmarkFailoverVPN: ten crashes of the master under the laptop's
+// VPN (as TestFailoverVPN); reports the traffic gap's median and p95
+// through the VPN and the median's ratio to VRRP's dead interval (3
+// adverts), the floor keepalived sets.
+func BenchmarkFailoverVPN(b *testing.B) {
+	vpn.Require(b)
+	r, err := BuildRedundantAcceptance(newBenchLab(b), mip4d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.MoveTo(1); err != nil {
+		b.Fatal(err)
+	}
+	f, err := r.StartHAPair()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.StartMN(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.WaitRegistered(CoAs[1], 10*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	v, err := r.StartVPN(HoA, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Stop()
+	time.Sleep(300 * time.Millisecond)
+	var gaps []time.Duration
+	for b.Loop() {
+		for _, m := range r.VPNFailovers(f, v, p, 10, 400*time.Millisecond, nil) {
+			if m.Err != nil || m.Lost != 0 || !m.SameSA {
+				b.Fatalf("failover %d: bindings lost %d, same SA %v (%s), %v", m.N, m.Lost, m.SameSA, m.Diff, m.Err)
+			}
+			gaps = append(gaps, m.Probe.Gap)
+		}
+	}
+	reportGaps(b, "failover_vpn_", gaps)
+	dead := 3 * FailoverAdvert * 1000
+	b.ReportMetric(float64(percentile(gaps, 0.5).Microseconds())/1000/dead, "failover_vpn_gap_vs_vrrp_dead")
+}
