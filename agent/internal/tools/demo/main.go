@@ -716,7 +716,7 @@ func title(name string) string {
 	case "failover":
 		return "failover: two home agents on keepalived (VRRP), bindings replicated; the master box crashes (SIGKILL, link down) each move; lost = bindings lost"
 	case "failover-vpn":
-		return "failover under the VPN: S1 with its x-HA a keepalived pair; the master box crashes each move under the laptop's strongSwan and TCP connection"
+		return "failover under the VPN: S1 with a keepalived pair as x-HA, the master crashed each move"
 	case "baseline-mobike":
 		return "baseline: no mip4d, the VPN client on the hotspot address with MOBIKE"
 	case "baseline-reestablish":
@@ -933,7 +933,7 @@ func (d *demo) failoverVPN(r *scenario.Roaming) (rows []row, err error) {
 			rw.same = fmt.Sprintf("binding lost %d, laptop re-registered %d", m.Lost, m.Registrations)
 			rw.Err = fmt.Errorf("failover %d: %s", m.N, rw.same)
 		default:
-			rw.same = "same SA, binding kept, no re-registration"
+			rw.same = "same SA, no re-registration"
 		}
 		rows = append(rows, rw)
 		moved(rw, d.moves)
