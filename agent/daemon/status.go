@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/netip"
 	"slices"
-	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -107,55 +105,47 @@ type BindingRow struct {
 	Kernel *bpfplane.BindingStats `json:"kernel,omitempty"`
 }
 
-// PrintText renders a control answer for people.
-func PrintText(w io.Writer, cmd string, res json.RawMessage) error {
-	switch cmd {
-	case "bindings":
-		var vs []visitorRow
-		if err := json.Unmarshal(res, &vs); err == nil && len(vs) > 0 && vs[0].MAC != "" {
-			if vs[0].HomeAgent.IsValid() {
-				return printVisitors(w, vs)
-			}
-			var cs []proxyClientRow
-			if err := json.Unmarshal(res, &cs); err != nil {
-				return err
-			}
-			return printProxyClients(w, cs)
+// PrintBindings renders the answer to "bindings" for people: a home
+// agent's bindings, a foreign agent's visitors or a proxy's clients.
+// (mip4d status renders its own answer: cmd/mip4d statustext.go.)
+func PrintBindings(w io.Writer, res json.RawMessage) error {
+	var vs []visitorRow
+	if err := json.Unmarshal(res, &vs); err == nil && len(vs) > 0 && vs[0].MAC != "" {
+		if vs[0].HomeAgent.IsValid() {
+			return printVisitors(w, vs)
 		}
-		var rows []BindingRow
-		if err := json.Unmarshal(res, &rows); err != nil {
+		var cs []proxyClientRow
+		if err := json.Unmarshal(res, &cs); err != nil {
 			return err
 		}
-		if len(rows) == 0 {
-			fmt.Fprintln(w, "no bindings")
-			return nil
-		}
-		kernel := slices.ContainsFunc(rows, func(r BindingRow) bool { return r.Kernel != nil })
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		head := "HOME ADDRESS\tCARE-OF\tENDPOINT\tTUNNEL\tREMAINING\tNAI"
-		if kernel {
-			head += "\tKERNEL PKTS OUT/IN"
-		}
-		fmt.Fprintln(tw, head)
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%v\t%v\t%v\t%s\t%ds/%ds\t%s", r.HomeAddr, r.CareOf, r.Endpoint, r.Tunnel, r.Remaining, r.Lifetime, r.NAI)
-			switch {
-			case r.Kernel != nil:
-				fmt.Fprintf(tw, "\t%d/%d", r.Kernel.EncapPackets, r.Kernel.DecapPackets)
-			case kernel:
-				fmt.Fprint(tw, "\tuserspace")
-			}
-			fmt.Fprintln(tw)
-		}
-		return tw.Flush()
-	default:
-		var m map[string]any
-		if err := json.Unmarshal(res, &m); err != nil {
-			return err
-		}
-		printTree(w, "", m)
+		return printProxyClients(w, cs)
+	}
+	var rows []BindingRow
+	if err := json.Unmarshal(res, &rows); err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "no bindings")
 		return nil
 	}
+	kernel := slices.ContainsFunc(rows, func(r BindingRow) bool { return r.Kernel != nil })
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := "HOME ADDRESS\tCARE-OF\tENDPOINT\tTUNNEL\tREMAINING\tNAI"
+	if kernel {
+		head += "\tKERNEL PKTS OUT/IN"
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%v\t%v\t%v\t%s\t%ds/%ds\t%s", r.HomeAddr, r.CareOf, r.Endpoint, r.Tunnel, r.Remaining, r.Lifetime, r.NAI)
+		switch {
+		case r.Kernel != nil:
+			fmt.Fprintf(tw, "\t%d/%d", r.Kernel.EncapPackets, r.Kernel.DecapPackets)
+		case kernel:
+			fmt.Fprint(tw, "\tuserspace")
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
 }
 
 // visitorRow is what `mip4d bindings` shows of a foreign agent's visitor
@@ -221,35 +211,6 @@ func printProxyClients(w io.Writer, cs []proxyClientRow) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%ds\t%ds/%ds\n", c.MAC, c.NAI, home, c.State, tunnel, c.BindingAge, c.LifetimeLeft, c.Lifetime)
 	}
 	return tw.Flush()
-}
-
-// printTree prints nested maps as indented "key: value" lines, keys sorted.
-func printTree(w io.Writer, indent string, m map[string]any) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		switch v := m[k].(type) {
-		case map[string]any:
-			if len(v) == 0 {
-				continue
-			}
-			fmt.Fprintf(w, "%s%s:\n", indent, k)
-			printTree(w, indent+"  ", v)
-		case []any:
-			parts := make([]string, len(v))
-			for i, x := range v {
-				parts[i] = fmt.Sprint(x)
-			}
-			fmt.Fprintf(w, "%s%s: %s\n", indent, k, strings.Join(parts, ", "))
-		case float64:
-			fmt.Fprintf(w, "%s%s: %v\n", indent, k, int64(v))
-		default:
-			fmt.Fprintf(w, "%s%s: %v\n", indent, k, v)
-		}
-	}
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -38,7 +38,7 @@ func TestPrintBindings(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		if err := PrintText(&out, "bindings", b); err != nil {
+		if err := PrintBindings(&out, b); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		for _, w := range tc.want {

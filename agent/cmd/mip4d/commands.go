@@ -340,7 +340,7 @@ func runBindings(e *env) int {
 		e.stdout.Write(append(res, '\n'))
 		return 0
 	}
-	if err := daemon.PrintText(e.stdout, "bindings", res); err != nil {
+	if err := daemon.PrintBindings(e.stdout, res); err != nil {
 		return e.fail(err)
 	}
 	return 0
