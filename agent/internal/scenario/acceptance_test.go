@@ -36,6 +36,22 @@ func TestS1Colocated(t *testing.T) {
 	checkDataPlane(t, r, "ha", "mn")
 }
 
+// corpTraffic starts what the VPN scenarios measure, from the laptop to
+// the enterprise host through its VPN: a UDP probe every 10 ms and a TCP
+// stream every 20 ms; it lets them settle 500 ms. stop ends both.
+func corpTraffic(t *testing.T, r *Roaming) (p *Probe, s *Stream, stop func()) {
+	t.Helper()
+	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
+	must(t, err)
+	s, err = StartStream(r.L, "mn", "cn", Corp, 7008, 20*time.Millisecond)
+	if err != nil {
+		p.Stop()
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	return p, s, func() { s.Stop(); p.Stop() }
+}
+
 // vpnMoves is the heart of S1, S2 and S5: a UDP probe and a TCP
 // connection to the enterprise host through the VPN, n moves between the
 // hotspots, each reported (path, care-of address, the NAT mapping the HA
@@ -45,13 +61,8 @@ func TestS1Colocated(t *testing.T) {
 // the last checks.
 func vpnMoves(t *testing.T, r *Roaming, v *VPN, n int, after func()) {
 	t.Helper()
-	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
-	must(t, err)
-	defer p.Stop()
-	s, err := StartStream(r.L, "mn", "cn", Corp, 7008, 20*time.Millisecond)
-	must(t, err)
-	defer s.Stop()
-	time.Sleep(500 * time.Millisecond)
+	p, s, stop := corpTraffic(t, r)
+	defer stop()
 	for _, m := range r.VPNHandoffs(v, p, n, 500*time.Millisecond, true, nil) {
 		t.Logf("move %2d hs%d->hs%d care-of %v NAT %v: gap %v, lost %d, registered in %v, IKE SA #%d (same: %v)", m.N, m.From, m.To,
 			m.CareOf, m.NAT, m.Gap.Round(time.Millisecond), m.Lost, m.Elapsed.Round(time.Millisecond), m.SA.UniqueID, m.SameSA)

@@ -34,13 +34,8 @@ func TestFailoverVPN(t *testing.T) {
 	v, err := r.StartVPN(HoA, false)
 	must(t, err)
 	t.Logf("VPN up: virtual IP %v, %v", v.VIP, v.SA)
-	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
-	must(t, err)
-	defer p.Stop()
-	s, err := StartStream(r.L, "mn", "cn", Corp, 7008, 20*time.Millisecond)
-	must(t, err)
-	defer s.Stop()
-	time.Sleep(500 * time.Millisecond)
+	p, s, stop := corpTraffic(t, r)
+	defer stop()
 	const n = 10
 	var gaps []time.Duration
 	res := r.VPNFailovers(f, v, p, n, 500*time.Millisecond, func(m VPNFailover) {

@@ -41,13 +41,8 @@ func tunnelScenario(t *testing.T, kind vpn.Kind) {
 	if first.Setups != 1 {
 		t.Fatalf("%d session setups to bring the VPN up, want 1", first.Setups)
 	}
-	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
-	must(t, err)
-	defer p.Stop()
-	s, err := StartStream(r.L, "mn", "cn", Corp, 7008, 20*time.Millisecond)
-	must(t, err)
-	defer s.Stop()
-	time.Sleep(500 * time.Millisecond)
+	p, s, stop := corpTraffic(t, r)
+	defer stop()
 
 	var gaps []time.Duration
 	lost := 0

@@ -440,15 +440,10 @@ func (d *demo) run(name string) (rows []row, err error) {
 		err = rw.Err
 	}
 	stop()
-	sent, echoed := p.Totals()
-	tcp := "survived every move"
-	if terr := s.Err(); terr != nil {
-		tcp = "BROKEN: " + terr.Error()
-		if err == nil && mip {
-			err = terr
-		}
+	if terr := account(name, "TCP connection", p, s, "move"); err == nil && mip {
+		err = terr
 	}
-	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	fmt.Fprintln(out)
 	return rows, err
 }
 
@@ -498,15 +493,10 @@ func (d *demo) tunnel(r *scenario.Roaming, name string, kind vpn.Kind) (rows []r
 		}
 	}
 	stop()
-	sent, echoed := p.Totals()
-	tcp := "survived every move"
-	if terr := s.Err(); terr != nil {
-		tcp = "BROKEN: " + terr.Error()
-		if err == nil {
-			err = terr
-		}
+	if terr := account(name, "TCP connection", p, s, "move"); err == nil {
+		err = terr
 	}
-	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	fmt.Fprintln(out)
 	return rows, err
 }
 
@@ -565,15 +555,10 @@ func (d *demo) s4(s4 *scenario.S4, name string) (rows []row, err error) {
 		err = rw.Err
 	}
 	stop()
-	sent, echoed := p.Totals()
-	tcp := "survived every move"
-	if terr := s.Err(); terr != nil {
-		tcp = "BROKEN: " + terr.Error()
-		if err == nil {
-			err = terr
-		}
+	if terr := account(name, "TCP connection", p, s, "move"); err == nil {
+		err = terr
 	}
-	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; TCP connection %s\n\n", name, sent, echoed, tcp)
+	fmt.Fprintln(out)
 	return rows, err
 }
 
@@ -628,16 +613,26 @@ func (d *demo) s3(r *scenario.Roaming) ([]row, error) {
 		}
 	}
 	stop()
-	sent, echoed := p.Totals()
-	tcp := "survived every move"
-	if terr := s.Err(); terr != nil {
-		tcp = "BROKEN: " + terr.Error()
+	if terr := account("s3", "TCP connection from the i-home address", p, s, "move"); terr != nil {
 		err = terr
 	}
-	fmt.Fprintf(out, "s3: UDP probes %d sent, %d echoed; TCP connection from the i-home address %s\n", sent, echoed, tcp)
 	fmt.Fprintln(out, "    (outside -> outside keeps the VPN's SA; inside there is no VPN; coming back out brings a new one up, by design)")
 	fmt.Fprintln(out)
 	return rows, err
+}
+
+// account prints what a scenario's probes and its TCP connection (conn)
+// went through, every the name of its events, and returns the
+// connection's error if it broke.
+func account(name, conn string, p *scenario.Probe, s *scenario.Stream, every string) error {
+	sent, echoed := p.Totals()
+	tcp := "survived every " + every
+	terr := s.Err()
+	if terr != nil {
+		tcp = "BROKEN: " + terr.Error()
+	}
+	fmt.Fprintf(out, "%s: UDP probes %d sent, %d echoed; %s %s\n", name, sent, echoed, conn, tcp)
+	return terr
 }
 
 // live keeps the progress line up to date every 100 ms (what is
@@ -942,18 +937,13 @@ func (d *demo) failoverVPN(r *scenario.Roaming) (rows []row, err error) {
 		}
 	}
 	stop()
-	sent, echoed := p.Totals()
-	tcp := "survived every crash"
-	if terr := s.Err(); terr != nil {
-		tcp = "BROKEN: " + terr.Error()
-		if err == nil {
-			err = terr
-		}
+	if terr := account("failover-vpn", "TCP connection", p, s, "crash"); err == nil {
+		err = terr
 	}
+	fmt.Fprintln(out)
 	if st := vpn.Stats(v.Client.Log()); err == nil && (st.IKEInitiated != 1 || st.IKERekeyed != 0 || st.Reauth != 0) {
 		err = fmt.Errorf("IKE activity during the failovers: %+v", st)
 	}
-	fmt.Fprintf(out, "failover-vpn: UDP probes %d sent, %d echoed; TCP connection %s\n\n", sent, echoed, tcp)
 	return rows, err
 }
 
