@@ -70,17 +70,11 @@ func (r *Roaming) StartHAPair() (*Failover, error) {
 	f := &Failover{L: r.L, Bin: r.Bin, Nodes: 1, VIP: netip.PrefixFrom(HAAddr, 24), Iface: "wan",
 		Gateway: inetHA}
 	f.conf = func(dir string, b *Box, peer netip.Addr) string {
-		cf := &uci.File{}
-		g := section(cf, "mip4d", "globals", "role", "ha", "log_level", "info", "state_dir", dir+"/"+b.Name+"-state",
-			"run_dir", b.RunDir, "control_socket", b.Sock)
+		globals := []string{"log_level", "info", "state_dir", dir + "/" + b.Name + "-state", "run_dir", b.RunDir, "control_socket", b.Sock}
 		if dp := r.dataPlane(b.Name); dp != "" {
-			if err := g.Set("dataplane", dp); err != nil {
-				panic(err)
-			}
+			globals = append(globals, "dataplane", dp)
 		}
-		section(cf, "homeagent", "homeagent", "address", HAAddr.String(), "home_network", HomeNet.String(),
-			"max_lifetime", "600", "keepalive", fmt.Sprint(r.Keepalive), "redundancy_role", "backup")
-		section(cf, "mobile_node", "", "nai", mnNAI, "home_address", HoA.String(), "spi", labSPI, "key", labKey)
+		cf := r.haFile(globals, "redundancy_role", "backup")
 		section(cf, "ha_peer", "peer", "address", peer.String(), "local_address", b.Addr.String(), "key", failoverKey)
 		text, err := uci.Marshal(cf)
 		if err != nil {

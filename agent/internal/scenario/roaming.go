@@ -225,9 +225,15 @@ func section(f *uci.File, typ, name string, opts ...string) *uci.Section {
 // HAConfig writes the home agent's configuration; extra options go to
 // the homeagent section.
 func (r *Roaming) HAConfig(extra ...string) (string, error) {
+	f := r.haFile([]string{"log_level", "debug", "state_dir", filepath.Join(r.L.Dir(), "ha-state"), "control_socket", r.Socket("ha")}, extra...)
+	return r.writeConfig("ha", f)
+}
+
+// haFile is the lab's home agent configuration: globals the options of
+// its globals section besides the role, extra more homeagent options.
+func (r *Roaming) haFile(globals []string, extra ...string) *uci.File {
 	f := &uci.File{}
-	section(f, "mip4d", "globals", "role", "ha", "log_level", "debug",
-		"state_dir", filepath.Join(r.L.Dir(), "ha-state"), "control_socket", r.Socket("ha"))
+	section(f, "mip4d", "globals", append([]string{"role", "ha"}, globals...)...)
 	opts := []string{"address", HAAddr.String(), "home_network", HomeNet.String(),
 		"max_lifetime", "600", "keepalive", fmt.Sprint(r.Keepalive)}
 	if r.HomeLink {
@@ -240,7 +246,7 @@ func (r *Roaming) HAConfig(extra ...string) (string, error) {
 			section(f, "agent_peer", "", "address", coa.String(), "spi", faSPI, "key", faKey)
 		}
 	}
-	return r.writeConfig("ha", f)
+	return f
 }
 
 // MNConfig writes the mobile node's configuration.
