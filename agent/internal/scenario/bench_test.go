@@ -234,15 +234,23 @@ func startS1(b *testing.B, r *Roaming) *VPN {
 	if err := r.StartHA(); err != nil {
 		b.Fatal(err)
 	}
+	return startLaptop(b, r)
+}
+
+// startLaptop starts the mobile node on hs1, waits for its registration
+// and brings its VPN up over the x-home address (S1), the home agent
+// (or pair) already running.
+func startLaptop(tb testing.TB, r *Roaming) *VPN {
+	tb.Helper()
 	if err := r.StartMN(); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if _, err := r.WaitRegistered(CoAs[1], 10*time.Second); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	v, err := r.StartVPN(HoA, false)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return v
 }

@@ -345,18 +345,7 @@ type FailoverResult struct {
 // and waits until it holds the new master's bindings. progress, if not
 // nil, is called after each failover.
 func (f *Failover) Failovers(n int, progress func(FailoverResult)) []FailoverResult {
-	var res []FailoverResult
-	for k := 1; k <= n; k++ {
-		r := f.failover(k)
-		res = append(res, r)
-		if progress != nil {
-			progress(r)
-		}
-		if r.Err != nil {
-			break
-		}
-	}
-	return res
+	return repeat(n, f.failover, func(r FailoverResult) error { return r.Err }, progress)
 }
 
 func (f *Failover) failover(k int) (r FailoverResult) {

@@ -121,18 +121,8 @@ type VPNFailover struct {
 // what they were, then restarts the crashed box as backup with the
 // snapshot. progress, if not nil, is called after each.
 func (r *Roaming) VPNFailovers(f *Failover, v *VPN, p *Probe, n int, dwell time.Duration, progress func(VPNFailover)) []VPNFailover {
-	var out []VPNFailover
-	for k := 1; k <= n; k++ {
-		m := r.vpnFailover(f, v, p, k, dwell)
-		out = append(out, m)
-		if progress != nil {
-			progress(m)
-		}
-		if m.Err != nil {
-			break
-		}
-	}
-	return out
+	return repeat(n, func(k int) VPNFailover { return r.vpnFailover(f, v, p, k, dwell) },
+		func(m VPNFailover) error { return m.Err }, progress)
 }
 
 func (r *Roaming) vpnFailover(f *Failover, v *VPN, p *Probe, k int, dwell time.Duration) (m VPNFailover) {

@@ -28,11 +28,7 @@ func TestFailoverVPN(t *testing.T) {
 	must(t, r.MoveTo(1))
 	f, err := r.StartHAPair()
 	must(t, err)
-	must(t, r.StartMN())
-	_, err = r.WaitRegistered(CoAs[1], 10*time.Second)
-	must(t, err)
-	v, err := r.StartVPN(HoA, false)
-	must(t, err)
+	v := startLaptop(t, r)
 	t.Logf("VPN up: virtual IP %v, %v", v.VIP, v.SA)
 	p, s, stop := corpTraffic(t, r)
 	defer stop()
@@ -113,16 +109,7 @@ func BenchmarkFailoverVPN(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := r.StartMN(); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := r.WaitRegistered(CoAs[1], 10*time.Second); err != nil {
-		b.Fatal(err)
-	}
-	v, err := r.StartVPN(HoA, false)
-	if err != nil {
-		b.Fatal(err)
-	}
+	v := startLaptop(b, r)
 	p, err := StartProbe(r.L, "mn", "cn", Corp, 7007, 10*time.Millisecond)
 	if err != nil {
 		b.Fatal(err)

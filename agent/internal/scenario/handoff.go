@@ -19,6 +19,23 @@ type MoveResult struct {
 	Err     error
 }
 
+// repeat runs one(1) … one(n), calling progress (if not nil) after each,
+// and stops after the first whose errOf is not nil.
+func repeat[T any](n int, one func(k int) T, errOf func(T) error, progress func(T)) []T {
+	var out []T
+	for k := 1; k <= n; k++ {
+		m := one(k)
+		out = append(out, m)
+		if progress != nil {
+			progress(m)
+		}
+		if errOf(m) != nil {
+			break
+		}
+	}
+	return out
+}
+
 // Run moves the mobile node n times between the two access networks while
 // the probe and the stream run, and measures each handoff. progress, if
 // not nil, is called after each move.

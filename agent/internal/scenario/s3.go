@@ -177,16 +177,6 @@ func S3Path(i int) int { return [...]int{2, 3, 1}[(i-1)%3] }
 
 // Moves runs n moves along S3Path, stopping at the first failure.
 func (s *S3) Moves(p *Probe, n int, dwell time.Duration, progress func(S3Move)) []S3Move {
-	var out []S3Move
-	for i := 1; i <= n; i++ {
-		m := s.Move(p, i, S3Path(i), dwell)
-		out = append(out, m)
-		if progress != nil {
-			progress(m)
-		}
-		if m.Err != nil {
-			break
-		}
-	}
-	return out
+	return repeat(n, func(i int) S3Move { return s.Move(p, i, S3Path(i), dwell) },
+		func(m S3Move) error { return m.Err }, progress)
 }
